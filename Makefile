@@ -1,0 +1,28 @@
+# The README's two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+
+.PHONY: setup demo test lint bench ui
+
+setup:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	uv sync --frozen
+	@if [ -f site/package-lock.json ]; then (cd site && npm ci --no-audit --no-fund --loglevel=error); fi
+
+demo: setup
+	uv run python -m rt_assets.demo
+	uv run python -m lake_assets.demo
+
+test: setup
+	uv run ruff check .
+	uv run pytest
+
+lint: setup
+	uv run ruff check .
+	uv run ruff format --check .
+
+bench: setup
+	uv run python -m benchmarks
+
+ui: setup
+	DAGSTER_HOME=$(CURDIR)/.dagster uv run dagster dev -w workspace.yaml

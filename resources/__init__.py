@@ -1,0 +1,1 @@
+"""Resources shared by both code locations: the lake IO manager, settings, and more."""

@@ -1,0 +1,47 @@
+"""Environment-driven settings, read when called (never at import time).
+
+The defaults are the embedded ones: a local `.lake/` folder in the working
+directory and a SQLite warehouse inside it. Production sets `LAKE_URL`
+(`s3://bucket/prefix`, with the standard AWS variables, `AWS_ENDPOINT_URL`
+included) and `WAREHOUSE_URL` (`postgresql+psycopg://...`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_LAKE_DIR = ".lake"
+
+
+def lake_url() -> str:
+    """Base URL of the lake: `LAKE_URL`, or an absolute path to `./.lake`."""
+    url = os.environ.get("LAKE_URL", "").strip()
+    if url:
+        return url.rstrip("/")
+    return str(Path.cwd() / DEFAULT_LAKE_DIR)
+
+
+def is_local_lake(url: str | None = None) -> bool:
+    url = url if url is not None else lake_url()
+    return "://" not in url or url.startswith("file://")
+
+
+def warehouse_url() -> str:
+    """SQLAlchemy URL of the warehouse: `WAREHOUSE_URL`, or SQLite inside the local lake."""
+    url = os.environ.get("WAREHOUSE_URL", "").strip()
+    if url:
+        return url
+    base = lake_url()
+    folder = Path(base) if is_local_lake(base) else Path.cwd() / DEFAULT_LAKE_DIR
+    folder = Path(str(folder).removeprefix("file://"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'warehouse.sqlite'}"
+
+
+def deployment() -> str:
+    """`local` (embedded defaults) or `production` (k8s executor, S3, Postgres)."""
+    value = os.environ.get("DAGSTER_DEPLOYMENT", "local").strip().lower()
+    if value not in ("local", "production"):
+        raise ValueError(f"DAGSTER_DEPLOYMENT must be 'local' or 'production', got {value!r}")
+    return value

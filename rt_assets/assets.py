@@ -1,0 +1,1 @@
+"""Assets of this code location (filled in by the pipeline work)."""

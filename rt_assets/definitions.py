@@ -1,0 +1,15 @@
+"""Code location `rt`: only assembles what the modules beside it define."""
+
+import dagster as dg
+
+from resources.definitions_support import shared_resources
+from rt_assets import assets, checks, jobs, schedules, sensors
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([assets]),
+    asset_checks=dg.load_asset_checks_from_modules([checks]),
+    jobs=jobs.JOBS,
+    schedules=schedules.SCHEDULES,
+    sensors=sensors.SENSORS,
+    resources=shared_resources(),
+)

@@ -1,0 +1,3 @@
+"""Jobs of this code location."""
+
+JOBS: list = []

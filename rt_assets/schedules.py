@@ -1,0 +1,3 @@
+"""Schedules of this code location."""
+
+SCHEDULES: list = []

@@ -1,0 +1,3 @@
+"""Sensors of this code location."""
+
+SENSORS: list = []
