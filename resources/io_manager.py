@@ -238,9 +238,7 @@ class _LakeUPathIOManager(dg.UPathIOManager):
     def _get_path(self, context: InputContext | OutputContext) -> UPath:
         return self._suffix(context, super()._get_path(context))
 
-    def _get_paths_for_partitions(
-        self, context: InputContext | OutputContext
-    ) -> dict[str, UPath]:
+    def _get_paths_for_partitions(self, context: InputContext | OutputContext) -> dict[str, UPath]:
         paths = super()._get_paths_for_partitions(context)
         return {key: self._suffix(context, path) for key, path in paths.items()}
 

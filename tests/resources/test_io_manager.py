@@ -1,6 +1,5 @@
 """The lake IO manager: natural formats, paths, atomic writes, round trips."""
 
-
 import os
 
 import arviz as az
@@ -31,7 +30,10 @@ def posterior(context: dg.AssetExecutionContext) -> az.InferenceData:
 
 @dg.asset(key_prefix="t", partitions_def=date_state, metadata=lake_format("msgpack"))
 def doc(posterior: az.InferenceData) -> dict:
-    return {"shape": list(posterior.posterior["r_t"].shape), "part": posterior.posterior.attrs["partition"]}
+    return {
+        "shape": list(posterior.posterior["r_t"].shape),
+        "part": posterior.posterior.attrs["partition"],
+    }
 
 
 @dg.asset(key_prefix="t", partitions_def=dates, metadata=lake_format("csv"))
