@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from lake_assets import assets, checks, jobs, schedules, sensors
+from lake_assets import assets, checks, freshness, jobs, schedules, sensors
 from resources.definitions_support import shared_resources
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([assets]),
-    asset_checks=dg.load_asset_checks_from_modules([checks]),
+    asset_checks=dg.load_asset_checks_from_modules([checks, freshness]),
     jobs=jobs.JOBS,
     schedules=schedules.SCHEDULES,
     sensors=sensors.SENSORS,

@@ -3,11 +3,11 @@
 import dagster as dg
 
 from resources.definitions_support import shared_resources
-from rt_assets import assets, checks, jobs, schedules, sensors
+from rt_assets import assets, checks, freshness, jobs, schedules, sensors, site_assets
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([assets]),
-    asset_checks=dg.load_asset_checks_from_modules([checks]),
+    assets=dg.load_assets_from_modules([assets, site_assets]),
+    asset_checks=dg.load_asset_checks_from_modules([checks, freshness]),
     jobs=jobs.JOBS,
     schedules=schedules.SCHEDULES,
     sensors=sensors.SENSORS,

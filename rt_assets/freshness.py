@@ -1,0 +1,1 @@
+"""Freshness checks of this code location."""

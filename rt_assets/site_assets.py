@@ -1,0 +1,1 @@
+"""The static Rt web page asset (rt/site)."""
