@@ -1,0 +1,154 @@
+"""Alerts: one resource that posts a message to Slack (through dagster-slack) or a webhook.
+
+Where alerts go is configuration, read when an alert is sent (never at import):
+
+- ``SLACK_TOKEN`` + ``SLACK_CHANNEL``: Slack's ``chat.postMessage`` through
+  ``dagster_slack.SlackResource``. ``SLACK_API_URL`` overrides Slack's base URL
+  (tests point it at a server on 127.0.0.1).
+- ``ALERT_WEBHOOK_URL``: a JSON POST ``{"text": ..., "alert": {...}}`` to any
+  webhook (Slack incoming webhooks, Teams/Mattermost bridges, a pager).
+- neither: the alert is only written to the log, so a laptop demo never fails
+  for want of a Slack workspace.
+
+``DAGSTER_UI_URL`` (default ``http://127.0.0.1:3000``) is the base of the run
+links in every message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import dagster as dg
+import requests
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_UI_URL = "http://127.0.0.1:3000"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+MODES = ("slack", "webhook", "log")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """What went wrong, where, and where to look."""
+
+    kind: str  # run_failure | freshness | blocking_check | check_warning | ...
+    asset: str  # asset key as a user string, e.g. "rt/inference" ("" when a whole run)
+    partition: str  # partition key, e.g. "2021-01-15|NY" ("" when unpartitioned)
+    what: str  # one line: what failed
+    run_id: str = ""
+    severity: str = "ERROR"
+    details: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def title(self) -> str:
+        where = self.asset or "run"
+        if self.partition:
+            where += f" [{self.partition}]"
+        return f"{self.severity} {self.kind}: {where}"
+
+
+def run_url(ui_url: str, run_id: str) -> str:
+    return f"{ui_url.rstrip('/')}/runs/{run_id}"
+
+
+def asset_url(ui_url: str, asset: str) -> str:
+    return f"{ui_url.rstrip('/')}/assets/{asset.strip('/')}"
+
+
+def format_alert(alert: Alert, ui_url: str) -> str:
+    """The message text: plain Markdown that reads well in Slack and in a log."""
+    lines = [f"*{alert.title()}*", f"Asset: `{alert.asset or '-'}`"]
+    lines.append(f"Partition: `{alert.partition or '-'}`")
+    lines.append(f"What failed: {alert.what}")
+    if alert.details:
+        # Slack truncates very long messages; the run page has the rest.
+        details = alert.details if len(alert.details) <= 1500 else alert.details[:1500] + " ..."
+        lines.append(f"```{details}```")
+    if alert.run_id:
+        lines.append(f"Run: {run_url(ui_url, alert.run_id)}")
+    elif alert.asset:
+        lines.append(f"Asset: {asset_url(ui_url, alert.asset)}")
+    for key, value in sorted(alert.extra.items()):
+        lines.append(f"{key}: {value}")
+    return "\n".join(lines)
+
+
+class AlertDeliveryError(RuntimeError):
+    pass
+
+
+class AlertsResource(dg.ConfigurableResource):
+    """Posts alerts to Slack or a webhook; empty fields fall back to the environment."""
+
+    mode: str = ""  # slack | webhook | log; empty: slack if a token is set, else webhook, else log
+    webhook_url: str = ""  # ALERT_WEBHOOK_URL
+    slack_token: str = ""  # SLACK_TOKEN
+    slack_channel: str = ""  # SLACK_CHANNEL
+    slack_api_url: str = ""  # SLACK_API_URL, default Slack's
+    ui_url: str = ""  # DAGSTER_UI_URL, default http://127.0.0.1:3000
+    timeout_s: float = 10.0
+
+    def _setting(self, value: str, env: str, default: str = "") -> str:
+        return value or os.environ.get(env, "").strip() or default
+
+    def resolved_mode(self) -> str:
+        mode = self._setting(self.mode, "ALERT_MODE").lower()
+        if mode:
+            if mode not in MODES:
+                raise ValueError(f"alert mode must be one of {MODES}, got {mode!r}")
+            return mode
+        if self._setting(self.slack_token, "SLACK_TOKEN"):
+            return "slack"
+        if self._setting(self.webhook_url, "ALERT_WEBHOOK_URL"):
+            return "webhook"
+        return "log"
+
+    def resolved_ui_url(self) -> str:
+        return self._setting(self.ui_url, "DAGSTER_UI_URL", DEFAULT_UI_URL).rstrip("/")
+
+    def send(self, alert: Alert) -> str:
+        """Deliver ``alert``; returns the text sent. Raises AlertDeliveryError on failure."""
+        text = format_alert(alert, self.resolved_ui_url())
+        mode = self.resolved_mode()
+        logger.warning("alert (%s): %s", mode, text.replace("\n", " | "))
+        if mode == "slack":
+            self._post_slack(text)
+        elif mode == "webhook":
+            self._post_webhook(text, alert)
+        return text
+
+    def _post_slack(self, text: str) -> None:
+        from dagster_slack import SlackResource
+
+        token = self._setting(self.slack_token, "SLACK_TOKEN")
+        channel = self._setting(self.slack_channel, "SLACK_CHANNEL")
+        if not token or not channel:
+            raise AlertDeliveryError("Slack alerts need SLACK_TOKEN and SLACK_CHANNEL")
+        client = SlackResource(token=token).get_client()
+        base = self._setting(self.slack_api_url, "SLACK_API_URL", DEFAULT_SLACK_API_URL)
+        client.base_url = base if base.endswith("/") else base + "/"
+        client.timeout = int(self.timeout_s)
+        try:
+            response = client.chat_postMessage(channel=channel, text=text, mrkdwn=True)
+        except Exception as exc:  # slack_sdk raises SlackApiError / URLError
+            raise AlertDeliveryError(f"Slack chat.postMessage failed: {exc}") from exc
+        if not response.get("ok", False):
+            raise AlertDeliveryError(f"Slack chat.postMessage refused: {response.get('error')}")
+
+    def _post_webhook(self, text: str, alert: Alert) -> None:
+        url = self._setting(self.webhook_url, "ALERT_WEBHOOK_URL")
+        payload: dict[str, Any] = {"text": text, "alert": asdict(alert)}
+        if alert.run_id:
+            payload["alert"]["run_url"] = run_url(self.resolved_ui_url(), alert.run_id)
+        try:
+            response = requests.post(url, json=payload, timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            raise AlertDeliveryError(f"webhook {url} unreachable: {exc}") from exc
+        if response.status_code >= 300:
+            raise AlertDeliveryError(
+                f"webhook {url} answered {response.status_code}: {response.text[:200]}"
+            )
