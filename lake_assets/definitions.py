@@ -3,7 +3,7 @@
 import dagster as dg
 
 from lake_assets import assets, checks, freshness, jobs, schedules, sensors
-from resources.definitions_support import shared_resources
+from resources.definitions_support import executor, shared_resources
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([assets]),
@@ -12,4 +12,5 @@ defs = dg.Definitions(
     schedules=schedules.SCHEDULES,
     sensors=sensors.SENSORS,
     resources=shared_resources(),
+    executor=executor(),
 )

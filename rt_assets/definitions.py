@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from resources.definitions_support import shared_resources
+from resources.definitions_support import executor, shared_resources
 from rt_assets import assets, checks, freshness, jobs, schedules, sensors, site_assets
 
 defs = dg.Definitions(
@@ -12,4 +12,5 @@ defs = dg.Definitions(
     schedules=schedules.SCHEDULES,
     sensors=sensors.SENSORS,
     resources=shared_resources(),
+    executor=executor(),
 )
