@@ -1,0 +1,181 @@
+"""Readers for the COVID Tracking Project daily state history (pure, no Dagster).
+
+Two formats are accepted, told apart by the ``date`` column:
+- the final archive (``all-states-history.csv``): ``date`` as ``YYYY-MM-DD``;
+- the retired v1 API (``states/daily.csv``): ``date`` as an integer ``YYYYMMDD``.
+Both carry ``state``, ``positive`` and ``totalTestResults`` (cumulative); old v1
+files may only have ``total`` (positive + negative), used as the fallback.
+
+Every reader works on bytes, so the stored snapshot and the parsed table never
+disagree; fetching (``fetch_source``) is the one function that does I/O.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from dataclasses import dataclass
+from importlib import resources
+
+import pandas as pd
+
+# 50 states plus DC: the regions rt.live published.
+STATES: tuple[str, ...] = (
+    "AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI", "IA", "ID", "IL",
+    "IN", "KS", "KY", "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MS", "MT", "NC", "ND", "NE",
+    "NH", "NJ", "NM", "NV", "NY", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
+    "VA", "VT", "WA", "WI", "WV", "WY",
+)  # fmt: skip
+
+BUNDLED_ARCHIVE = "covidtracking_all_states_history_2021-03-07.csv.gz"
+SOURCE_ENV = "COVID_SOURCE"
+
+ARCHIVE = "archive"
+V1 = "v1"
+
+# Columns of the normalised source table every later step reads.
+NORMALISED_COLUMNS = ["region", "date", "positive_cumulative", "tests_cumulative", "new_deaths"]
+
+
+class SourceError(ValueError):
+    """The source cannot be read or does not fit the request; the message says why."""
+
+
+@dataclass(frozen=True)
+class Coverage:
+    first: pd.Timestamp
+    last: pd.Timestamp
+
+    def describe(self) -> str:
+        return f"{self.first:%Y-%m-%d} to {self.last:%Y-%m-%d}"
+
+
+def bundled_archive_path() -> str:
+    return str(resources.files("rt_assets") / "data" / BUNDLED_ARCHIVE)
+
+
+def source_location() -> str:
+    """``COVID_SOURCE`` (a path or URL), or the bundled archive; read when called."""
+    return os.environ.get(SOURCE_ENV, "").strip() or bundled_archive_path()
+
+
+def fetch_source(location: str, timeout_s: float = 60.0) -> bytes:
+    """The bytes at ``location`` exactly as served: a local path, http(s) URL or fsspec URL."""
+    if location.startswith(("http://", "https://")):
+        import requests
+
+        response = requests.get(location, timeout=timeout_s)
+        if response.status_code != 200:
+            raise SourceError(f"COVID source {location} answered HTTP {response.status_code}")
+        return response.content
+    from upath import UPath
+
+    path = UPath(location)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise SourceError(f"COVID source {location} does not exist (set {SOURCE_ENV})") from exc
+
+
+def is_gzip(data: bytes) -> bool:
+    return data[:2] == b"\x1f\x8b"
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """Deterministic gzip (no timestamp, no name): same input, same bytes."""
+    return data if is_gzip(data) else gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def csv_text_bytes(data: bytes) -> bytes:
+    return gzip.decompress(data) if is_gzip(data) else data
+
+
+def detect_format(frame: pd.DataFrame, name: str) -> str:
+    if "date" not in frame.columns or "state" not in frame.columns:
+        raise SourceError(
+            f"{name}: not a COVID Tracking state history: needs columns 'date' and 'state', "
+            f"found {list(frame.columns)[:12]}"
+        )
+    sample = frame["date"].dropna().astype(str).str.strip()
+    if sample.str.fullmatch(r"\d{8}").all():
+        return V1
+    if sample.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all():
+        return ARCHIVE
+    bad = sample[~sample.str.fullmatch(r"\d{8}|\d{4}-\d{2}-\d{2}")]
+    raise SourceError(
+        f"{name}: column 'date' must be YYYY-MM-DD (archive) or YYYYMMDD (v1 API); "
+        f"rows {list(bad.index[:5] + 2)} hold {list(bad.head(5))}"
+    )
+
+
+def read_source(data: bytes, name: str = "COVID source") -> pd.DataFrame:
+    """Parse a snapshot (plain or gzip CSV) into the normalised table.
+
+    Columns: ``region``, ``date`` (datetime64), ``positive_cumulative`` and
+    ``tests_cumulative`` (float, NaN where blank), ``new_deaths`` (float); sorted
+    by region and date. Rows of every jurisdiction are kept; choosing regions is
+    the corrections' job.
+    """
+    try:
+        frame = pd.read_csv(io.BytesIO(csv_text_bytes(data)), dtype={"date": str, "state": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{name}: not a readable CSV: {exc}") from exc
+    fmt = detect_format(frame, name)
+    dates = pd.to_datetime(frame["date"], format="%Y%m%d" if fmt == V1 else "%Y-%m-%d")
+    if "positive" not in frame.columns:
+        raise SourceError(f"{name}: column 'positive' is missing")
+    if "totalTestResults" in frame.columns:
+        tests = frame["totalTestResults"]
+    elif "total" in frame.columns:
+        tests = frame["total"]
+    else:
+        raise SourceError(f"{name}: needs column 'totalTestResults' (or v1 'total') for tests")
+    if "deathIncrease" in frame.columns:
+        deaths = pd.to_numeric(frame["deathIncrease"], errors="coerce")
+    elif "death" in frame.columns:
+        deaths = pd.to_numeric(frame["death"], errors="coerce").groupby(frame["state"]).diff()
+    else:
+        deaths = pd.Series(float("nan"), index=frame.index)
+    out = pd.DataFrame(
+        {
+            "region": frame["state"].astype(str).str.strip().str.upper(),
+            "date": dates,
+            "positive_cumulative": pd.to_numeric(frame["positive"], errors="coerce"),
+            "tests_cumulative": pd.to_numeric(tests, errors="coerce"),
+            "new_deaths": deaths.astype(float),
+        }
+    )
+    duplicated = out.duplicated(["region", "date"], keep=False)
+    if duplicated.any():
+        rows = list(out.index[duplicated][:5] + 2)
+        raise SourceError(f"{name}: duplicate (state, date) rows at CSV lines {rows}")
+    out = out.sort_values(["region", "date"], kind="stable").reset_index(drop=True)
+    out.attrs["format"] = fmt
+    return out
+
+
+def coverage(table: pd.DataFrame) -> Coverage:
+    return Coverage(table["date"].min(), table["date"].max())
+
+
+def check_run_date(table: pd.DataFrame, run_date: str, name: str = "COVID source") -> Coverage:
+    """Fail unless the source holds the data the run for ``run_date`` uses (up to run_date - 1)."""
+    if table.empty:
+        raise SourceError(f"{name}: holds no rows")
+    cov = coverage(table)
+    day = pd.Timestamp(run_date)
+    last_needed = day - pd.Timedelta(days=1)
+    if last_needed > cov.last or last_needed < cov.first:
+        raise SourceError(
+            f"run date {run_date} is outside the coverage of {name}: it needs data up to "
+            f"{last_needed:%Y-%m-%d}, and the source covers {cov.describe()} (run dates "
+            f"{cov.first + pd.Timedelta(days=1):%Y-%m-%d} to "
+            f"{cov.last + pd.Timedelta(days=1):%Y-%m-%d})"
+        )
+    return cov
+
+
+def as_of(table: pd.DataFrame, run_date: str) -> pd.DataFrame:
+    """Rows published before ``run_date``: what rt.live could see when it ran that day."""
+    return table[table["date"] < pd.Timestamp(run_date)].reset_index(drop=True)
