@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from resources.alerts import AlertsResource
 from resources.io_manager import LakeIOManager
 from resources.k8s import HEAVY, STEP_KIND_TAG
 from resources.settings import deployment, is_local_lake
@@ -33,7 +34,7 @@ def shared_resources() -> dict[str, Any]:
         problems = production_problems()
         if problems:
             raise ValueError("DAGSTER_DEPLOYMENT=production but: " + "; ".join(problems))
-    return {"io_manager": LakeIOManager()}
+    return {"io_manager": LakeIOManager(), "alerts": AlertsResource()}
 
 
 def _int_env(name: str, default: int, minimum: int = 1) -> int:
