@@ -1,3 +1,57 @@
-"""Schedules of this code location."""
+"""The rt daily schedule: phase 1 (raw and processed counts) for the newest run date.
 
-SCHEDULES: list = []
+The pipeline mixes partitions definitions (date; date x state), and one Dagster
+run has one partition key, so a day is two phases: this schedule materializes
+``rt/raw_counts`` and ``rt/processed_counts`` for the newest date; when that run
+has materialized the counts, the sensor ``rt_daily_fanout`` (sensors.py)
+launches one backfill with inference and summary for all 51 states of that date
+and the national CSV, staging and publication after them, which the daemon runs
+in dependency order (inference steps limited by the ``rt_inference`` pool).
+
+``RT_SCHEDULE_CRON`` (UTC, default ``0 6 * * *``) sets the time of day; it is read
+when the code location loads.
+"""
+
+import datetime as dt
+import os
+
+import dagster as dg
+
+from rt_assets.partitions import date_partitions
+
+SCHEDULE_NAME = "rt_daily"
+DEFAULT_CRON = "0 6 * * *"
+PHASE_1 = dg.AssetSelection.assets(
+    dg.AssetKey(["rt", "raw_counts"]), dg.AssetKey(["rt", "processed_counts"])
+)
+
+
+def newest_date(now: dt.datetime) -> str | None:
+    """The newest complete run date at ``now`` (the partition of yesterday's data)."""
+    from dagster._core.definitions.partitions.context import partition_loading_context
+
+    # Dagster's public API has no "as of" argument; the loading context is how
+    # its own schedules evaluate partitions at the tick's time, not the clock's.
+    with partition_loading_context(effective_dt=now):
+        return date_partitions.get_last_partition_key()
+
+
+@dg.schedule(
+    name=SCHEDULE_NAME,
+    cron_schedule=os.environ.get("RT_SCHEDULE_CRON", DEFAULT_CRON),
+    execution_timezone="UTC",
+    target=PHASE_1,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description=(
+        "Each day: raw and processed counts for the newest run date; the sensor rt_daily_fanout "
+        "then runs all 51 states through publication."
+    ),
+)
+def rt_daily_schedule(context: dg.ScheduleEvaluationContext):
+    date = newest_date(context.scheduled_execution_time)
+    if date is None:
+        return dg.SkipReason("no run date is complete yet")
+    return dg.RunRequest(run_key=date, partition_key=date, tags={"rt/phase": "counts"})
+
+
+SCHEDULES: list = [rt_daily_schedule]

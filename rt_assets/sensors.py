@@ -1,3 +1,111 @@
-"""Sensors of this code location."""
+"""Sensors of the rt code location.
 
-SENSORS: list = []
+- ``rt_daily_fanout``: phase 2 of the daily schedule. When a run launched by the
+  ``rt_daily`` schedule has materialized ``rt/processed_counts`` for a date, it
+  launches one backfill: every asset downstream of the counts, for that date
+  (all 51 states of the date x state assets). The backfill daemon runs it in
+  dependency order; the ``rt_inference`` pool caps concurrent inference steps.
+- ``rt_freshness_checks``: evaluates the freshness checks of freshness.py.
+- ``rt_check_alerts`` / ``rt_run_failure_alerts``: alerts (resources/alert_sensors.py).
+"""
+
+import json
+
+import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+from dagster._core.definitions.events import AssetKeyPartitionKey
+
+from resources.alert_sensors import build_check_alert_sensor, build_run_failure_alert_sensor
+from rt_assets.freshness import FRESHNESS_CHECKS
+from rt_assets.partitions import state_partitions
+from rt_assets.schedules import SCHEDULE_NAME
+
+COUNTS = dg.AssetKey(["rt", "processed_counts"])
+
+
+def fanout_partitions(asset_graph, date: str, states: list[str]) -> set[AssetKeyPartitionKey]:
+    """Every asset partition downstream of the counts for ``date``, all ``states``."""
+    partitions = set()
+    for key in _downstream(asset_graph):
+        pdef = asset_graph.get(key).partitions_def
+        if pdef is None:
+            partitions.add(AssetKeyPartitionKey(key, None))
+        elif isinstance(pdef, dg.MultiPartitionsDefinition):
+            for state in states:
+                partitions.add(AssetKeyPartitionKey(key, f"{date}|{state}"))
+        else:
+            partitions.add(AssetKeyPartitionKey(key, date))
+    return partitions
+
+
+def _downstream(asset_graph) -> set[dg.AssetKey]:
+    seen, stack = set(), [COUNTS]
+    while stack:
+        for child in asset_graph.get(stack.pop()).child_keys:
+            if (
+                child not in seen
+                and asset_graph.has(child)
+                and asset_graph.get(child).is_materializable
+            ):
+                seen.add(child)
+                stack.append(child)
+    return seen
+
+
+@dg.sensor(
+    name="rt_daily_fanout",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "After the rt_daily schedule's counts run: one backfill of inference and summary for all "
+        "51 states, then national CSV, staging and publication, for that date."
+    ),
+)
+def rt_daily_fanout(context: dg.SensorEvaluationContext):
+    after = int(context.cursor) if context.cursor else None
+    records = context.instance.get_event_records(
+        dg.EventRecordsFilter(
+            event_type=dg.DagsterEventType.ASSET_MATERIALIZATION,
+            asset_key=COUNTS,
+            after_cursor=after,
+        ),
+        limit=100,
+        ascending=True,
+    )
+    asset_graph = context.repository_def.asset_graph
+    states = state_partitions.get_partition_keys()
+    launched = []
+    for record in records:
+        after = record.storage_id
+        run = context.instance.get_run_by_id(record.run_id)
+        if run is None or run.tags.get("dagster/schedule_name") != SCHEDULE_NAME:
+            continue  # manual and re-run materializations bring their own downstream runs
+        date = record.partition_key
+        subset = AssetGraphSubset.from_asset_partition_set(
+            fanout_partitions(asset_graph, date, states), asset_graph
+        )
+        launched.append(date)
+        yield dg.RunRequest.for_asset_graph_subset(
+            subset, tags={"rt/phase": "states", "rt/run-date": date}
+        )
+    if after is not None:
+        context.update_cursor(str(after))
+    if not launched:
+        yield dg.SkipReason("no new scheduled counts run")
+    else:
+        context.log.info(f"launched the states backfill for {json.dumps(launched)}")
+
+
+rt_freshness_sensor = dg.build_sensor_for_freshness_checks(
+    freshness_checks=FRESHNESS_CHECKS,
+    name="rt_freshness_checks",
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+
+SENSORS: list = [
+    rt_daily_fanout,
+    rt_freshness_sensor,
+    build_check_alert_sensor("rt_check_alerts"),
+    build_run_failure_alert_sensor("rt_run_failure_alerts"),
+]

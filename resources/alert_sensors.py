@@ -1,0 +1,238 @@
+"""Sensors that turn failures into alerts; each code location builds its own pair.
+
+- ``build_run_failure_alert_sensor``: one alert per failed run of the location,
+  naming the assets, the partition, the failed steps and their errors.
+- ``build_check_alert_sensor``: reads asset check evaluations (and freshness
+  state changes of assets with a ``FreshnessPolicy``) from the event log after
+  its cursor and alerts on failures: blocking checks (non-converged states),
+  WARN-severity checks (Rt jumps at staging) and freshness checks.
+
+"Once per failure": a freshness check is re-evaluated every few minutes while
+an asset stays late; the sensor remembers, in its cursor, which freshness checks
+are failing and alerts only when one turns to failed (again after it passed).
+Any other check fails inside the run that materialized its asset, so each
+failed evaluation is a new failure and alerts once (the event cursor never
+re-reads an event).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import dagster as dg
+from dagster import AssetCheckSeverity, DagsterEventType, EventRecordsFilter
+
+from resources.alerts import Alert, AlertsResource
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check evaluation as the alert logic needs it (pure data, easy to test)."""
+
+    asset: str
+    check: str
+    partition: str
+    passed: bool
+    severity: str  # "ERROR" | "WARN"
+    blocking: bool
+    run_id: str
+    description: str = ""
+
+
+def is_freshness_check(check_name: str) -> bool:
+    return "freshness" in check_name
+
+
+def alerts_for_outcomes(
+    outcomes: Iterable[CheckOutcome], failing: set[str]
+) -> tuple[list[Alert], set[str]]:
+    """Alerts to send for ``outcomes`` given the freshness checks already failing.
+
+    Returns the alerts and the new set of failing freshness check ids.
+    """
+    failing = set(failing)
+    alerts = []
+    for o in outcomes:
+        ident = f"{o.asset}:{o.check}|{o.partition}"
+        if is_freshness_check(o.check):
+            if o.passed:
+                failing.discard(ident)
+                continue
+            if ident in failing:
+                continue  # still late: already alerted
+            failing.add(ident)
+            kind = "freshness"
+        elif o.passed:
+            continue
+        elif o.blocking:
+            kind = "blocking_check"
+        elif o.severity == "WARN":
+            kind = "check_warning"
+        else:
+            kind = "check_failed"
+        what = f"check {o.check} failed"
+        if o.description:
+            what += f": {o.description}"
+        alerts.append(
+            Alert(
+                kind=kind,
+                asset=o.asset,
+                partition=o.partition,
+                what=what,
+                run_id=o.run_id,
+                severity=o.severity,
+            )
+        )
+    return alerts, failing
+
+
+def _outcome_from_record(record: dg.EventLogRecord) -> CheckOutcome | None:
+    event = record.event_log_entry.dagster_event
+    if event is None:
+        return None
+    evaluation = event.event_specific_data
+    if not isinstance(evaluation, dg.AssetCheckEvaluation):
+        return None
+    severity = "WARN" if evaluation.severity == AssetCheckSeverity.WARN else "ERROR"
+    description = evaluation.description or ""
+    if not description:
+        # Check results often say what failed in their metadata only.
+        texts = [
+            f"{k}={v.value}"
+            for k, v in evaluation.metadata.items()
+            if isinstance(getattr(v, "value", None), str | int | float)
+        ]
+        description = ", ".join(texts[:6])
+    return CheckOutcome(
+        asset=evaluation.asset_key.to_user_string(),
+        check=evaluation.check_name,
+        partition=evaluation.partition or record.partition_key or "",
+        passed=evaluation.passed,
+        severity=severity,
+        blocking=bool(evaluation.blocking),
+        run_id=record.run_id or "",
+        description=description,
+    )
+
+
+def _freshness_alert(record: dg.EventLogRecord) -> Alert | None:
+    """An alert for a FreshnessPolicy state change to WARN or FAIL (evaluated by the daemon)."""
+    event = record.event_log_entry.dagster_event
+    change = event.event_specific_data if event else None
+    new_state = str(getattr(getattr(change, "new_state", None), "value", ""))
+    if new_state not in ("FAIL", "WARN"):
+        return None
+    return Alert(
+        kind="freshness",
+        asset=change.key.to_user_string(),
+        partition="",
+        what=f"freshness policy: state {change.previous_state.value} -> {new_state}",
+        severity="ERROR" if new_state == "FAIL" else "WARN",
+    )
+
+
+def _read(instance: dg.DagsterInstance, event_type: DagsterEventType, after: int | None):
+    return instance.get_event_records(
+        EventRecordsFilter(event_type=event_type, after_cursor=after), limit=BATCH, ascending=True
+    )
+
+
+def build_check_alert_sensor(name: str, minimum_interval_seconds: int = 60) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=name,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Alerts (resource `alerts`) on failed asset checks of this code location: blocking "
+            "checks, WARN checks (Rt jumps), and freshness (once per failure)."
+        ),
+    )
+    def _sensor(context: dg.SensorEvaluationContext, alerts: AlertsResource):
+        state = json.loads(context.cursor) if context.cursor else {}
+        own_keys = {
+            k.to_user_string() for k in context.repository_def.asset_graph.get_all_asset_keys()
+        }
+        check_after = state.get("checks")
+        fresh_after = state.get("freshness")
+        failing = set(state.get("failing", []))
+
+        records = _read(context.instance, DagsterEventType.ASSET_CHECK_EVALUATION, check_after)
+        outcomes = []
+        for record in records:
+            check_after = record.storage_id
+            outcome = _outcome_from_record(record)
+            if outcome is not None and outcome.asset in own_keys:
+                outcomes.append(outcome)
+        to_send, failing = alerts_for_outcomes(outcomes, failing)
+
+        for record in _read(context.instance, DagsterEventType.FRESHNESS_STATE_CHANGE, fresh_after):
+            fresh_after = record.storage_id
+            alert = _freshness_alert(record)
+            if alert is not None and alert.asset in own_keys:
+                to_send.append(alert)
+
+        for alert in to_send:
+            alerts.send(alert)
+            context.log.info(f"alert sent: {alert.title()}")
+        if not to_send:
+            context.log.debug("no new failed checks")
+        context.update_cursor(
+            json.dumps(
+                {"checks": check_after, "freshness": fresh_after, "failing": sorted(failing)}
+            )
+        )
+        return dg.SkipReason(f"{len(to_send)} alert(s) sent") if not to_send else None
+
+    return _sensor
+
+
+def run_failure_alert(
+    run: dg.DagsterRun, step_failures: list[tuple[str, str]], message: str
+) -> Alert:
+    """The alert for a failed run: assets, partition (or range), failed steps and errors."""
+    assets = sorted(k.to_user_string() for k in (run.asset_selection or []))
+    tags = run.tags
+    partition = tags.get("dagster/partition", "")
+    if not partition and "dagster/asset_partition_range_start" in tags:
+        partition = (
+            f"{tags['dagster/asset_partition_range_start']}.."
+            f"{tags.get('dagster/asset_partition_range_end', '')}"
+        )
+    if step_failures:
+        what = "; ".join(f"step {step} failed: {error}" for step, error in step_failures[:5])
+    else:
+        what = message or "run failed"
+    return Alert(
+        kind="run_failure",
+        asset=", ".join(assets) if assets else run.job_name,
+        partition=partition,
+        what=what,
+        run_id=run.run_id,
+        extra={"job": run.job_name},
+    )
+
+
+def build_run_failure_alert_sensor(name: str) -> dg.SensorDefinition:
+    @dg.run_failure_sensor(
+        name=name,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Alerts (resource `alerts`) on every failed run of this code location.",
+    )
+    def _sensor(context: dg.RunFailureSensorContext, alerts: AlertsResource):
+        failures = []
+        for event in context.get_step_failure_events():
+            error = getattr(event.event_specific_data, "error", None)
+            text = error.message.strip().splitlines()[0] if error and error.message else ""
+            failures.append((event.step_key or "?", text[:300]))
+        alert = run_failure_alert(
+            context.dagster_run, failures, context.failure_event.message or ""
+        )
+        alerts.send(alert)
+        context.log.info(f"alert sent: {alert.title()}")
+
+    return _sensor
