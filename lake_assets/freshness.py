@@ -1,1 +1,23 @@
-"""Freshness checks of this code location."""
+"""Freshness check of the lake: the warehouse table.
+
+Passes while ``lake/warehouse_delay_table`` was updated (any year) within
+``LAKE_FRESHNESS_DAYS`` (default 35 days: the monthly schedule plus slack).
+Evaluated by the ``lake_freshness_checks`` sensor; failures alert once through
+``lake_check_alerts``. See rt_assets/freshness.py for the FreshnessPolicy note.
+"""
+
+import datetime as dt
+import os
+
+import dagster as dg
+
+WAREHOUSE_TABLE = dg.AssetKey(["lake", "warehouse_delay_table"])
+MAX_AGE = dt.timedelta(days=float(os.environ.get("LAKE_FRESHNESS_DAYS", "35")))
+
+FRESHNESS_CHECKS = dg.build_last_update_freshness_checks(
+    assets=[WAREHOUSE_TABLE],
+    lower_bound_delta=MAX_AGE,
+    severity=dg.AssetCheckSeverity.WARN,
+)
+
+FRESHNESS_POLICIES = {WAREHOUSE_TABLE: dg.FreshnessPolicy.time_window(fail_window=MAX_AGE)}

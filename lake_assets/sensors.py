@@ -1,3 +1,89 @@
-"""Sensors of this code location."""
+"""Sensors of the lake code location.
 
-SENSORS: list = []
+- ``lake_landing``: watches ``<LAKE_URL>/landing/`` (a local folder or an S3
+  prefix, through fsspec/UPath) and starts bronze -> warehouse for the year of
+  each new or changed file (logic in landing.py).
+- ``lake_freshness_checks``: evaluates freshness.py's checks.
+- ``lake_check_alerts`` / ``lake_run_failure_alerts``: alerts.
+"""
+
+import dagster as dg
+from upath import UPath
+
+from lake_assets.freshness import FRESHNESS_CHECKS
+from lake_assets.landing import LandedFile, dump_cursor, fingerprint, load_cursor, plan_landing
+from lake_assets.schedules import BRONZE, LAKE_CHAIN
+from resources.alert_sensors import build_check_alert_sensor, build_run_failure_alert_sensor
+from resources.settings import lake_url
+
+
+def list_landing(folder: UPath) -> list[LandedFile]:
+    """Top-level files of the landing folder with their version fingerprints."""
+    if not folder.exists():
+        return []
+    files = []
+    for info in folder.fs.ls(folder.path, detail=True):
+        if info.get("type") != "file":
+            continue
+        name = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
+        files.append(LandedFile(name, fingerprint(info)))
+    return files
+
+
+@dg.sensor(
+    name="lake_landing",
+    target=LAKE_CHAIN,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Starts bronze -> warehouse for a year when a file for it lands in <LAKE_URL>/landing/ "
+        "(new or changed; each version once)."
+    ),
+)
+def lake_landing_sensor(context: dg.SensorEvaluationContext):
+    folder = UPath(lake_url()) / "landing"
+    partitions_def = context.repository_def.asset_graph.get(BRONZE).partitions_def
+    known = None
+    dynamic_requests = []
+    if isinstance(partitions_def, dg.DynamicPartitionsDefinition):
+        known = None  # any year: new ones are added below
+    elif partitions_def is not None:
+        known = set(partitions_def.get_partition_keys())
+    plan = plan_landing(list_landing(folder), load_cursor(context.cursor), known)
+    for name, why in plan.ignored:
+        context.log.info(f"landing: ignoring {folder / name}: {why}")
+    runs = []
+    for run in plan.runs:
+        context.log.info(f"landing: {folder / run.file.name} -> lake year {run.year}")
+        runs.append(
+            dg.RunRequest(
+                run_key=run.run_key,
+                partition_key=run.year,
+                tags={"lake/landing-file": run.file.name},
+            )
+        )
+    if isinstance(partitions_def, dg.DynamicPartitionsDefinition) and plan.runs:
+        dynamic_requests.append(
+            partitions_def.build_add_request(sorted({r.year for r in plan.runs}))
+        )
+    return dg.SensorResult(
+        run_requests=runs,
+        cursor=dump_cursor(plan.seen),
+        dynamic_partitions_requests=dynamic_requests or None,
+        skip_reason=None if runs else f"no new or changed file in {folder}",
+    )
+
+
+lake_freshness_sensor = dg.build_sensor_for_freshness_checks(
+    freshness_checks=FRESHNESS_CHECKS,
+    name="lake_freshness_checks",
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+
+SENSORS: list = [
+    lake_landing_sensor,
+    lake_freshness_sensor,
+    build_check_alert_sensor("lake_check_alerts"),
+    build_run_failure_alert_sensor("lake_run_failure_alerts"),
+]
