@@ -208,8 +208,13 @@ async function main() {
     };
     $("content").hidden = false;
     renderList(doc, select);
-    const wanted = decodeURIComponent(location.hash.slice(1));
-    if (wanted in doc.states) renderChart(doc, wanted);
+    // A link such as index.html#NY opens (or, followed later, switches to) that state.
+    const fromHash = () => {
+      const wanted = decodeURIComponent(location.hash.slice(1));
+      if (Object.hasOwn(doc.states, wanted)) renderChart(doc, wanted);
+    };
+    fromHash();
+    window.addEventListener("hashchange", fromHash);
     window.addEventListener("resize", () => {
       if (chart) chart.setSize({ width: Math.max($("chart").clientWidth, 320), height: 340 });
     });

@@ -1,0 +1,105 @@
+"""Published msgpack documents made up for tests, in the agreed rtlive-msgpack/1 format."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import msgpack
+
+STATE_CODES = [
+    "AK",
+    "AL",
+    "AR",
+    "AZ",
+    "CA",
+    "CO",
+    "CT",
+    "DC",
+    "DE",
+    "FL",
+    "GA",
+    "HI",
+    "IA",
+    "ID",
+    "IL",
+    "IN",
+    "KS",
+    "KY",
+    "LA",
+    "MA",
+    "MD",
+    "ME",
+    "MI",
+    "MN",
+    "MO",
+    "MS",
+    "MT",
+    "NC",
+    "ND",
+    "NE",
+    "NH",
+    "NJ",
+    "NM",
+    "NV",
+    "NY",
+    "OH",
+    "OK",
+    "OR",
+    "PA",
+    "RI",
+    "SC",
+    "SD",
+    "TN",
+    "TX",
+    "UT",
+    "VA",
+    "VT",
+    "WA",
+    "WI",
+    "WV",
+    "WY",
+]
+
+
+def rt_series(index: int, days: int) -> dict[str, list[float]]:
+    """A smooth, state-specific Rt curve with an interval that narrows over time."""
+    mean, median, lower, upper = [], [], [], []
+    for t in range(days):
+        centre = (
+            1.0
+            + 0.35 * math.exp(-t / 25) * math.cos(t / 9 + index)
+            + 0.12 * math.sin(t / 17 + 0.7 * index)
+        )
+        half = 0.08 + 0.25 * math.exp(-t / 30)
+        median.append(round(centre, 4))
+        mean.append(round(centre + 0.005, 4))
+        lower.append(round(centre - half, 4))
+        upper.append(round(centre + half * 1.1, 4))
+    return {"mean": mean, "median": median, "lower_80": lower, "upper_80": upper}
+
+
+def make_document(
+    run_date: str = "2021-03-07",
+    states: tuple[str, ...] | list[str] = tuple(STATE_CODES),
+    days: int = 120,
+    excluded: dict[str, str] | None = None,
+    model_version: str = "rtlive-generative-test",
+) -> dict:
+    end = dt.date.fromisoformat(run_date) - dt.timedelta(days=1)
+    dates = [(end - dt.timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
+    return {
+        "format": "rtlive-msgpack/1",
+        "run_date": run_date,
+        "model_version": model_version,
+        "preset": "fast",
+        "states": {
+            state: {"dates": list(dates), **rt_series(i, days)}
+            for i, state in enumerate(sorted(states))
+        },
+        "excluded": dict(excluded or {}),
+    }
+
+
+def pack(doc: dict) -> bytes:
+    return msgpack.packb(doc, use_bin_type=True)
