@@ -12,7 +12,7 @@ from upath import UPath
 
 from lake_assets.freshness import FRESHNESS_CHECKS
 from lake_assets.landing import LandedFile, dump_cursor, fingerprint, load_cursor, plan_landing
-from lake_assets.schedules import BRONZE, LAKE_CHAIN
+from lake_assets.schedules import BRONZE, LAKE_CHAIN, lake_chain_defined
 from resources.alert_sensors import build_check_alert_sensor, build_run_failure_alert_sensor
 from resources.settings import lake_url
 
@@ -82,7 +82,7 @@ lake_freshness_sensor = dg.build_sensor_for_freshness_checks(
 )
 
 SENSORS: list = [
-    lake_landing_sensor,
+    *([lake_landing_sensor] if lake_chain_defined() else []),
     lake_freshness_sensor,
     build_check_alert_sensor("lake_check_alerts"),
     build_run_failure_alert_sensor("lake_run_failure_alerts"),
