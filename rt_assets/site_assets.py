@@ -33,7 +33,7 @@ def _write(path: UPath, data: bytes, content_type: str) -> None:
     ),
     owners=["team:rt"],
     kinds={"html", "javascript", "msgpack"},
-    group_name="rt_publish",
+    group_name="rt",
     code_version="site-1",
     op_tags=step_tags(LIGHT),
 )
