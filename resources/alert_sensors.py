@@ -90,35 +90,6 @@ def alerts_for_outcomes(
     return alerts, failing
 
 
-def _outcome_from_record(record: dg.EventLogRecord) -> CheckOutcome | None:
-    event = record.event_log_entry.dagster_event
-    if event is None:
-        return None
-    evaluation = event.event_specific_data
-    if not isinstance(evaluation, dg.AssetCheckEvaluation):
-        return None
-    severity = "WARN" if evaluation.severity == AssetCheckSeverity.WARN else "ERROR"
-    description = evaluation.description or ""
-    if not description:
-        # Check results often say what failed in their metadata only.
-        texts = [
-            f"{k}={v.value}"
-            for k, v in evaluation.metadata.items()
-            if isinstance(getattr(v, "value", None), str | int | float)
-        ]
-        description = ", ".join(texts[:6])
-    return CheckOutcome(
-        asset=evaluation.asset_key.to_user_string(),
-        check=evaluation.check_name,
-        partition=evaluation.partition or record.partition_key or "",
-        passed=evaluation.passed,
-        severity=severity,
-        blocking=bool(evaluation.blocking),
-        run_id=record.run_id or "",
-        description=description,
-    )
-
-
 def _freshness_alert(record: dg.EventLogRecord) -> Alert | None:
     """An alert for a FreshnessPolicy state change to WARN or FAIL (evaluated by the daemon)."""
     event = record.event_log_entry.dagster_event
@@ -135,9 +106,57 @@ def _freshness_alert(record: dg.EventLogRecord) -> Alert | None:
     )
 
 
-def _read(instance: dg.DagsterInstance, event_type: DagsterEventType, after: int | None):
-    return instance.get_event_records(
-        EventRecordsFilter(event_type=event_type, after_cursor=after), limit=BATCH, ascending=True
+def _new_check_records(instance: dg.DagsterInstance, check_key, after: int | None):
+    """Finished evaluations of one check newer than ``after``, oldest first.
+
+    The per-check execution history works on every event log storage, including
+    SQLite's run-sharded one, where a global event cursor does not exist.
+    """
+    from dagster._core.storage.asset_check_execution_record import (
+        AssetCheckExecutionRecordStatus as Status,
+    )
+
+    records = instance.event_log_storage.get_asset_check_execution_history(
+        check_key, limit=BATCH, status={Status.SUCCEEDED, Status.FAILED}
+    )
+    return sorted((r for r in records if after is None or r.id > after), key=lambda r: r.id)
+
+
+def _outcome_from_check_record(record) -> CheckOutcome | None:  # noqa: ANN001
+    entry = record.event
+    evaluation = entry.dagster_event.event_specific_data if entry and entry.dagster_event else None
+    if not isinstance(evaluation, dg.AssetCheckEvaluation):
+        return None
+    severity = "WARN" if evaluation.severity == AssetCheckSeverity.WARN else "ERROR"
+    description = evaluation.description or ""
+    if not description:
+        # Check results often say what failed in their metadata only.
+        texts = [
+            f"{k}={v.value}"
+            for k, v in evaluation.metadata.items()
+            if isinstance(getattr(v, "value", None), str | int | float)
+        ]
+        description = ", ".join(texts[:6])
+    return CheckOutcome(
+        asset=evaluation.asset_key.to_user_string(),
+        check=evaluation.check_name,
+        partition=evaluation.partition or "",
+        passed=evaluation.passed,
+        severity=severity,
+        blocking=bool(evaluation.blocking),
+        run_id=record.run_id or "",
+        description=description,
+    )
+
+
+def _new_freshness_changes(instance: dg.DagsterInstance, key: dg.AssetKey, after: int | None):
+    records = instance.get_event_records(
+        EventRecordsFilter(event_type=DagsterEventType.FRESHNESS_STATE_CHANGE, asset_key=key),
+        limit=20,
+        ascending=False,
+    )
+    return sorted(
+        (r for r in records if after is None or r.storage_id > after), key=lambda r: r.storage_id
     )
 
 
@@ -153,39 +172,36 @@ def build_check_alert_sensor(name: str, minimum_interval_seconds: int = 60) -> d
     )
     def _sensor(context: dg.SensorEvaluationContext, alerts: AlertsResource):
         state = json.loads(context.cursor) if context.cursor else {}
-        own_keys = {
-            k.to_user_string() for k in context.repository_def.asset_graph.get_all_asset_keys()
-        }
-        check_after = state.get("checks")
-        fresh_after = state.get("freshness")
+        graph = context.repository_def.asset_graph
+        check_ids: dict[str, int] = state.get("checks") or {}
+        fresh_ids: dict[str, int] = state.get("freshness") or {}
         failing = set(state.get("failing", []))
 
-        records = _read(context.instance, DagsterEventType.ASSET_CHECK_EVALUATION, check_after)
         outcomes = []
-        for record in records:
-            check_after = record.storage_id
-            outcome = _outcome_from_record(record)
-            if outcome is not None and outcome.asset in own_keys:
-                outcomes.append(outcome)
+        for check_key in sorted(graph.asset_check_keys, key=str):
+            ident = check_key.to_user_string()
+            for record in _new_check_records(context.instance, check_key, check_ids.get(ident)):
+                check_ids[ident] = record.id
+                outcome = _outcome_from_check_record(record)
+                if outcome is not None:
+                    outcomes.append(outcome)
         to_send, failing = alerts_for_outcomes(outcomes, failing)
 
-        for record in _read(context.instance, DagsterEventType.FRESHNESS_STATE_CHANGE, fresh_after):
-            fresh_after = record.storage_id
-            alert = _freshness_alert(record)
-            if alert is not None and alert.asset in own_keys:
-                to_send.append(alert)
+        for key in sorted(graph.get_all_asset_keys(), key=str):
+            ident = key.to_user_string()
+            for record in _new_freshness_changes(context.instance, key, fresh_ids.get(ident)):
+                fresh_ids[ident] = record.storage_id
+                alert = _freshness_alert(record)
+                if alert is not None:
+                    to_send.append(alert)
 
         for alert in to_send:
             alerts.send(alert)
             context.log.info(f"alert sent: {alert.title()}")
-        if not to_send:
-            context.log.debug("no new failed checks")
         context.update_cursor(
-            json.dumps(
-                {"checks": check_after, "freshness": fresh_after, "failing": sorted(failing)}
-            )
+            json.dumps({"checks": check_ids, "freshness": fresh_ids, "failing": sorted(failing)})
         )
-        return dg.SkipReason(f"{len(to_send)} alert(s) sent") if not to_send else None
+        return dg.SkipReason("no new failed check") if not to_send else None
 
     return _sensor
 

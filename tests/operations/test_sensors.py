@@ -1,0 +1,148 @@
+"""Schedules and sensors evaluated with Dagster's test helpers, on a real instance."""
+
+import datetime as dt
+import json
+
+import dagster as dg
+
+from lake_assets.landing import LandedFile, dump_cursor, load_cursor, plan_landing
+from resources.alert_sensors import (
+    CheckOutcome,
+    alerts_for_outcomes,
+    build_check_alert_sensor,
+    run_failure_alert,
+)
+from resources.alerts import AlertsResource
+from rt_assets.schedules import rt_daily_schedule
+
+
+def test_rt_daily_schedule_requests_newest_date():
+    tick = dt.datetime(2021, 3, 8, 6, 0, tzinfo=dt.UTC)
+    request = rt_daily_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert request.partition_key == "2021-03-07"
+    assert request.run_key == "2021-03-07"
+
+
+def test_landing_plan_runs_new_and_changed_files_once():
+    years = {"2013", "2014"}
+    files = [LandedFile("2013.csv", "a"), LandedFile("notes.txt", "n"), LandedFile("2030.csv", "z")]
+    plan = plan_landing(files, {}, years)
+    assert [(r.year, r.file.name) for r in plan.runs] == [("2013", "2013.csv")]
+    assert dict(plan.ignored) == {
+        "notes.txt": "no year in the file name; expected a name like 2013.csv",
+        "2030.csv": "year 2030 is not a lake partition",
+    }
+    cursor = dump_cursor(plan.seen)
+    # Same files again: nothing runs and nothing is logged twice.
+    again = plan_landing(files, load_cursor(cursor), years)
+    assert again.runs == [] and again.ignored == []
+    # A changed 2013 file and a new 2014 file run; the run key names the version.
+    changed = [LandedFile("2013.csv", "b"), LandedFile("On_Time_2014.csv.gz", "c")]
+    plan3 = plan_landing(changed, load_cursor(cursor), years)
+    assert [r.run_key for r in plan3.runs] == [
+        "landing:2013.csv@b",
+        "landing:On_Time_2014.csv.gz@c",
+    ]
+
+
+def test_landing_plan_waits_for_uploads_in_progress():
+    plan = plan_landing([LandedFile(".2013.csv.tmp", "x")], {}, None)
+    assert plan.runs == [] and plan.seen == {}
+    assert "temporary" in plan.ignored[0][1]
+
+
+def _outcome(passed, check="freshness_check", partition="", run="r1", **kw):
+    return CheckOutcome(
+        asset="rt/published_csv",
+        check=check,
+        partition=partition,
+        passed=passed,
+        severity=kw.get("severity", "ERROR"),
+        blocking=kw.get("blocking", False),
+        run_id=run,
+    )
+
+
+def test_freshness_alerts_once_per_failure():
+    alerts, failing = alerts_for_outcomes([_outcome(False, run="r1")], set())
+    assert len(alerts) == 1 and alerts[0].kind == "freshness"
+    # Still failing on the next evaluations: no new alert.
+    alerts, failing = alerts_for_outcomes([_outcome(False, run="r2")] * 3, failing)
+    assert alerts == []
+    # Passes, then fails again: a new failure, a new alert.
+    alerts, failing = alerts_for_outcomes([_outcome(True), _outcome(False, run="r5")], failing)
+    assert [a.run_id for a in alerts] == ["r5"]
+
+
+def test_blocking_and_warning_checks_alert_per_failed_evaluation():
+    outcomes = [
+        _outcome(False, check="converged", partition="2021-01-15|NY", blocking=True),
+        _outcome(True, check="converged", partition="2021-01-15|CA", blocking=True),
+        _outcome(False, check="rt_jump", partition="2021-01-15", severity="WARN"),
+    ]
+    alerts, failing = alerts_for_outcomes(outcomes, set())
+    assert [(a.kind, a.partition, a.severity) for a in alerts] == [
+        ("blocking_check", "2021-01-15|NY", "ERROR"),
+        ("check_warning", "2021-01-15", "WARN"),
+    ]
+    assert failing == set()
+
+
+def test_run_failure_alert_names_assets_partition_and_step():
+    run = dg.DagsterRun(
+        job_name="__ASSET_JOB",
+        run_id="run-42",
+        tags={"dagster/partition": "2021-01-15|NY"},
+        asset_selection={dg.AssetKey(["rt", "inference"])},
+    )
+    alert = run_failure_alert(run, [("rt__inference", "ValueError: no data for NY")], "")
+    assert alert.asset == "rt/inference"
+    assert alert.partition == "2021-01-15|NY"
+    assert "rt__inference failed: ValueError: no data for NY" in alert.what
+    assert alert.run_id == "run-42"
+
+
+# ---- the check alert sensor on a real instance with real check evaluations
+
+
+@dg.asset(key=["ops_test", "table"])
+def table():
+    return 1
+
+
+@dg.asset_check(asset=table, blocking=True)
+def converged():
+    return dg.AssetCheckResult(passed=False, description="r_hat 1.4 > 1.1")
+
+
+def test_check_alert_sensor_reads_event_log_and_alerts_once(capture_server, alert_env):
+    sensor = build_check_alert_sensor("ops_test_check_alerts")
+    alerts = AlertsResource(webhook_url=capture_server.url + "/hook", ui_url="http://ui")
+    defs = dg.Definitions(
+        assets=[table], asset_checks=[converged], sensors=[sensor], resources={"alerts": alerts}
+    )
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([table, converged], instance=instance, raise_on_error=False)
+        run_id = result.run_id
+        context = dg.build_sensor_context(
+            instance=instance,
+            repository_def=defs.get_repository_def(),
+            resources={"alerts": alerts},
+        )
+        sensor(context)
+        assert len(capture_server.requests) == 1
+        body = capture_server.requests[0].body
+        assert body["alert"]["kind"] == "blocking_check"
+        assert body["alert"]["asset"] == "ops_test/table"
+        assert "r_hat 1.4 > 1.1" in body["text"]
+        assert f"http://ui/runs/{run_id}" in body["text"]
+        # Next tick, nothing new in the event log: no second alert.
+        context2 = dg.build_sensor_context(
+            instance=instance,
+            repository_def=defs.get_repository_def(),
+            resources={"alerts": alerts},
+            cursor=context.cursor,
+        )
+        sensor(context2)
+        assert len(capture_server.requests) == 1
+        assert json.loads(context2.cursor)["checks"]["ops_test/table:converged"] > 0
