@@ -1,0 +1,168 @@
+"""The rt.live generative model: structure, gradient, recovery of a known Rt, determinism."""
+
+import numpy as np
+import pandas as pd
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from rt_assets import model as m
+
+
+def _observed(n=60, start="2020-06-01"):
+    dates = pd.date_range(start, periods=n, freq="D", name="date")
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "positive": rng.poisson(200, n).astype(float),
+            "total": rng.poisson(5000, n).astype(float),
+            "excluded": False,
+        },
+        index=dates,
+    )
+    frame.iloc[:3, 0] = 0.0  # leading days without positives are trimmed
+    frame.iloc[20, 2] = True  # an excluded day
+    frame.iloc[30, 1] = np.nan  # a day without tests
+    return frame
+
+
+def _true_r(n=130):
+    dates = pd.date_range("2020-04-01", periods=n, freq="D", name="date")
+    log_r = np.concatenate(
+        [
+            np.linspace(np.log(1.8), np.log(0.8), 50),
+            np.linspace(np.log(0.8), np.log(1.25), 50),
+            np.full(n - 100, np.log(1.25)),
+        ]
+    )
+    return pd.Series(np.exp(log_r), index=dates)
+
+
+def test_generation_time_and_delay_are_rtlive_s():
+    gt = m.generation_time()
+    assert gt.shape == (20,) and gt[0] == 0.0 and np.isclose(gt.sum(), 1.0)
+    # rt.live puts the mass of (k-1, k] on day k, so the discrete mean sits ~0.5 above 4.7
+    assert 4.9 < (np.arange(20) * gt).sum() < 5.4
+    p_delay = m.load_p_delay()
+    assert p_delay.shape == (66,) and np.isclose(p_delay.sum(), 1.0)
+    assert np.all(p_delay[:6] == 0) and p_delay[6] > 0
+
+
+def test_build_model_shapes_names_and_coords():
+    observed = _observed()
+    model = m.build_model(observed)
+    dates = model.coords["date"]
+    # trimmed to the first positive (day 3), plus 10 buffer days before it
+    assert len(dates) == len(observed) - 3 + m.BUFFER_DAYS
+    assert pd.Timestamp(dates[0]) == observed.index[3] - pd.Timedelta(days=m.BUFFER_DAYS)
+    assert pd.Timestamp(dates[-1]) == observed.index[-1]
+    names = set(model.named_vars)
+    assert {"r_t", "log_r_t", "infections", "test_adjusted_positive", "seed", "alpha"} <= names
+    for name in ("r_t", "infections", "test_adjusted_positive"):
+        assert model.named_vars_to_dims[name] == ("date",)
+    # excluded day, day without tests and buffer days carry no weight
+    weighted = model.coords["weighted_date"]
+    assert len(weighted) == len(observed) - 3 - 2
+    assert observed.index[20].to_datetime64() not in set(weighted)
+    assert observed.index[30].to_datetime64() not in set(weighted)
+    point = model.initial_point()
+    assert np.isfinite(model.compile_logp(mode="NUMBA")(point))
+
+
+def test_build_model_rejects_bad_input():
+    observed = _observed()
+    with pytest.raises(ValueError, match="lacks columns"):
+        m.build_model(observed.drop(columns="total"))
+    with pytest.raises(ValueError, match="contiguous"):
+        m.build_model(observed.drop(index=observed.index[10]))
+    with pytest.raises(ValueError, match="no non-excluded day"):
+        m.build_model(observed.assign(positive=0.0))
+
+
+def test_renewal_op_matches_rtlive_formula_and_its_gradient():
+    gt = m.generation_time()
+    rng = np.random.default_rng(0)
+    r = rng.uniform(0.5, 2.0, 40)
+    y = m._renewal(r, 0.3, gt)
+    # rt.live's scan: y[t] = sum over earlier days s of r[s] * y[s] * gt[t - s]
+    expected = np.zeros(40)
+    expected[0] = 0.3
+    for t in range(1, 40):
+        s = np.arange(max(0, t - 19), t)
+        expected[t] = np.sum(r[s] * expected[s] * gt[t - s])
+    np.testing.assert_allclose(y, expected, rtol=1e-12)
+    pytensor.gradient.verify_grad(
+        lambda r_, s_: m.renewal(r_, s_, pt.constant(gt)),
+        [r, np.array([0.3])],
+        rng=np.random.default_rng(1),
+    )
+
+
+def test_presets_and_errors(monkeypatch):
+    full = m.get_preset("full")
+    assert (full.chains, full.tune, full.target_accept) == (4, 700, 0.95)
+    rtlive = m.get_preset("rtlive")
+    assert (rtlive.chains, rtlive.tune, rtlive.draws, rtlive.target_accept) == (4, 700, 200, 0.95)
+    monkeypatch.delenv("RT_SAMPLER_PRESET", raising=False)
+    assert m.get_preset().name == "fast"
+    monkeypatch.setenv("RT_SAMPLER_PRESET", "full")
+    assert m.get_preset().name == "full"
+    monkeypatch.setenv("RT_SAMPLER_PRESET", "nope")
+    with pytest.raises(ValueError, match="known presets: fast, full"):
+        m.get_preset()
+    with pytest.raises(ValueError, match="'bogus'"):
+        m.get_preset("bogus")
+
+
+def test_rt_seed_is_stable_and_distinct():
+    assert m.rt_seed("2021-03-07", "NY") == m.rt_seed("2021-03-07", "NY")
+    assert m.rt_seed("2021-03-07", "NY") != m.rt_seed("2021-03-07", "CA")
+    assert m.rt_seed("2021-03-07", "NY") != m.rt_seed("2021-03-06", "NY")
+
+
+@pytest.fixture(scope="module")
+def recovery():
+    true_r = _true_r()
+    observed = m.simulate(true_r, tests=np.linspace(3000, 30000, len(true_r)), rng=7)
+    idata = m.fit(observed[["positive", "total", "excluded"]], "fast", seed=11, region="SIM")
+    return true_r, observed, idata
+
+
+def test_fit_recovers_known_rt(recovery):
+    true_r, observed, idata = recovery
+    post = idata.posterior["r_t"].stack(sample=("chain", "draw"))
+    days = observed.index  # observed days; buffer days are before them
+    post = post.sel(date=days.values)
+    lower = post.quantile(0.1, dim="sample").values
+    upper = post.quantile(0.9, dim="sample").values
+    median = post.median(dim="sample").values
+    truth = true_r.loc[days].to_numpy()
+    inside = (truth >= lower) & (truth <= upper)
+    assert inside.mean() >= 0.7, f"true Rt inside the 80% interval on {inside.mean():.0%} of days"
+    assert np.median(np.abs(median - truth)) < 0.06
+    assert m.convergence(idata)["divergences"] == 0
+
+
+def test_fit_output_contract(recovery):
+    _, observed, idata = recovery
+    post = idata.posterior
+    for name in ("r_t", "infections", "test_adjusted_positive"):
+        assert post[name].dims == ("chain", "draw", "date")
+        assert np.issubdtype(post[name]["date"].dtype, np.datetime64)
+    assert post["seed"].dims == ("chain", "draw") and post["alpha"].dims == ("chain", "draw")
+    assert post.sizes["date"] == len(observed) + m.BUFFER_DAYS
+    assert post.sizes["chain"] == 2 and post.sizes["draw"] == 200
+    assert post.attrs["model_version"] == m.MODEL_VERSION
+    assert post.attrs["preset"] == "fast" and post.attrs["region"] == "SIM"
+    assert post.attrs["seed"] == 11
+    diag = m.convergence(idata)
+    assert diag["max_rhat"] <= 1.1 and diag["min_ess_bulk"] > 50
+
+
+def test_same_seed_same_posterior_and_tiny_preset_fails_convergence():
+    observed = m.simulate(_true_r()[:60], tests=8000.0, rng=2)[["positive", "total", "excluded"]]
+    first = m.fit(observed, "tiny", seed=5)
+    second = m.fit(observed, m.get_preset("tiny"), seed=5)
+    np.testing.assert_array_equal(first.posterior["r_t"].values, second.posterior["r_t"].values)
+    diag = m.convergence(first)
+    assert diag["max_rhat"] > 1.1 or diag["divergences"] > 0
