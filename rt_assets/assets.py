@@ -1,1 +1,404 @@
-"""Assets of this code location (filled in by the pipeline work)."""
+"""The rt.live daily pipeline as assets (group ``rt``, key prefix ``rt``).
+
+Bodies are thin: read inputs, call the pure modules (sources, corrections,
+model, summary, publication), attach metadata, return. Storage is the lake IO
+manager; see docs/rt.md for the paths.
+"""
+
+import hashlib
+
+import arviz as az
+import dagster as dg
+import pandas as pd
+
+from resources.io_manager import CODECS, LakeIOManager, lake_format, read_bytes
+from resources.k8s import HEAVY, LIGHT, step_tags
+from rt_assets import corrections, publication, sources, summary
+from rt_assets.model import MODEL_VERSION, fit, get_preset, rt_seed
+from rt_assets.partitions import by_date, date_partitions, date_state_partitions
+
+GROUP = "rt"
+OWNERS = ["team:rt"]
+KEY_PREFIX = "rt"
+
+
+class RtStagingPolicy(dg.ConfigurableResource):
+    """How far a state's latest Rt may move from yesterday's publication without a warning."""
+
+    max_rt_change: float = publication.DEFAULT_MAX_CHANGE
+
+
+RT_RESOURCES = {"rt_staging_policy": RtStagingPolicy()}
+
+
+def _lake(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> LakeIOManager:
+    manager = context.resources.io_manager
+    if not isinstance(manager, LakeIOManager):
+        raise dg.Failure(f"rt assets need the lake IO manager, got {type(manager).__name__}")
+    return manager
+
+
+def _md_table(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
+    return dg.MetadataValue.md(df.head(rows).to_markdown(index=False))
+
+
+@dg.asset(
+    key_prefix=KEY_PREFIX,
+    group_name=GROUP,
+    partitions_def=date_partitions,
+    owners=OWNERS,
+    kinds={"csv"},
+    code_version="1",
+    op_tags=step_tags(LIGHT),
+    required_resource_keys={"io_manager"},
+    metadata={**lake_format("raw_csv_gz")},
+    description=(
+        "Immutable snapshot of the COVID Tracking Project state history for the run date, "
+        "stored as fetched (gzip) at <LAKE_URL>/rt/raw_counts/<date>.csv.gz. Source: "
+        "COVID_SOURCE (path or URL), default the bundled final archive. An existing snapshot "
+        "for the date is kept, never replaced."
+    ),
+)
+def raw_counts(context: dg.AssetExecutionContext) -> bytes:
+    run_date = context.partition_key
+    existing = _lake(context).path_for(context.asset_key, run_date, "raw_csv_gz")
+    if existing.exists():
+        data, origin = read_bytes(existing), f"kept existing snapshot {existing}"
+    else:
+        location = sources.source_location()
+        context.log.info(f"fetching COVID source {location}")
+        data, origin = sources.gzip_bytes(sources.fetch_source(location)), location
+    table = sources.read_source(data, name=origin)
+    cov = sources.check_run_date(table, run_date, name=origin)
+    context.log.info(f"{origin}: {len(table)} rows, {table.attrs['format']} format")
+    context.add_output_metadata(
+        {
+            "source": origin,
+            "format": table.attrs["format"],
+            "rows": len(table),
+            "regions": int(table["region"].nunique()),
+            "covers": cov.describe(),
+            "sha256": dg.MetadataValue.text(hashlib.sha256(data).hexdigest()),
+        }
+    )
+    return data
+
+
+@dg.asset(
+    key_prefix=KEY_PREFIX,
+    group_name=GROUP,
+    partitions_def=date_partitions,
+    owners=OWNERS,
+    kinds={"pandas", "parquet"},
+    code_version=f"1+corrections-{corrections.corrections_version()}",
+    op_tags=step_tags(LIGHT),
+    metadata={**lake_format("parquet")},
+    description=(
+        "Daily positives and tests (totalTestResults) per state up to run date - 1, after "
+        "rt.live's corrections (rt_assets/data/corrections.csv): negative changes clipped, "
+        "data dumps removed, bad days and days with positives >= tests excluded. "
+        "Stored at <LAKE_URL>/rt/processed_counts/<date>.parquet."
+    ),
+)
+def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd.DataFrame:
+    table = sources.read_source(raw_counts, name=f"rt/raw_counts {context.partition_key}")
+    processed = corrections.process_counts(table, context.partition_key)
+    excluded = corrections.exclusion_summary(processed)
+    context.add_output_metadata(
+        {
+            "rows": len(processed),
+            "regions": int(processed["region"].nunique()),
+            "last_date": str(processed["date"].max().date()) if len(processed) else "",
+            "excluded_days": int(processed["excluded"].sum()),
+            "corrections_version": corrections.corrections_version(),
+            "excluded_by_reason": _md_table(
+                excluded.groupby("exclusion_reason", as_index=False)["days"].sum(), 40
+            ),
+            "preview": _md_table(processed.tail(5)),
+        }
+    )
+    return processed
+
+
+@dg.asset(
+    key_prefix=KEY_PREFIX,
+    group_name=GROUP,
+    partitions_def=date_state_partitions,
+    ins={"processed_counts": dg.AssetIn(key_prefix=KEY_PREFIX, partition_mapping=by_date)},
+    owners=OWNERS,
+    kinds={"pymc", "netcdf"},
+    code_version=MODEL_VERSION,
+    op_tags=step_tags(HEAVY),
+    pool="rt_inference",
+    metadata={**lake_format("netcdf")},
+    description=(
+        "Posterior of the rt.live generative model for one state and run date (ArviZ "
+        "InferenceData with model version and preset in its attributes), sampled with the "
+        "preset named by RT_SAMPLER_PRESET (default fast). Stored at "
+        "<LAKE_URL>/rt/inference/<date>/<state>.nc."
+    ),
+)
+def inference(
+    context: dg.AssetExecutionContext, processed_counts: pd.DataFrame
+) -> az.InferenceData:
+    keys = context.partition_key.keys_by_dimension
+    run_date, state = keys["date"], keys["state"]
+    preset, seed = get_preset(), rt_seed(run_date, state)
+    context.log.info(f"{state} {run_date}: sampling with preset {preset.name}, seed {seed}")
+    idata = fit(corrections.observed_for_model(processed_counts, state), preset, seed, state)
+    attrs = idata.posterior.attrs
+    context.add_output_metadata(
+        {
+            "model_version": MODEL_VERSION,
+            "preset": preset.name,
+            "seed": seed,
+            "days": int(idata.posterior.sizes["date"]),
+            "sampling_seconds": float(attrs.get("sampling_seconds", float("nan"))),
+        }
+    )
+    return idata
+
+
+@dg.asset(
+    name="summary",
+    key_prefix=KEY_PREFIX,
+    group_name=GROUP,
+    partitions_def=date_state_partitions,
+    ins={
+        "inference": dg.AssetIn(key_prefix=KEY_PREFIX),
+        "processed_counts": dg.AssetIn(key_prefix=KEY_PREFIX, partition_mapping=by_date),
+    },
+    owners=OWNERS,
+    kinds={"pandas", "parquet"},
+    code_version="1",
+    op_tags=step_tags(LIGHT),
+    metadata={**lake_format("parquet")},
+    description=(
+        "rt.csv rows for one state and run date: Rt mean, median and 80% HDI per observed day "
+        "with the counts. Stored at <LAKE_URL>/rt/summary/<date>/<state>.parquet."
+    ),
+)
+def summary_table(
+    context: dg.AssetExecutionContext, inference: az.InferenceData, processed_counts: pd.DataFrame
+) -> pd.DataFrame:
+    state = context.partition_key.keys_by_dimension["state"]
+    rows = summary.summarize(inference, processed_counts, state)
+    last = summary.latest(rows)
+    context.add_output_metadata(
+        {
+            "rows": len(rows),
+            "latest_date": last["date"],
+            "latest_rt": float(last["mean"]),
+            "latest_rt_80": f"[{last['lower_80']:.3f}, {last['upper_80']:.3f}]",
+            "rt_curve": dg.MetadataValue.md(
+                summary.markdown_image(summary.rt_plot_png(rows), f"Rt {state}")
+            ),
+            "preview": _md_table(rows.tail(7)),
+        }
+    )
+    return rows
+
+
+def _missing_states(context: dg.AssetExecutionContext, run_date: str, present: set[str]) -> dict:
+    """Why each state without a summary for ``run_date`` is missing."""
+    lake = _lake(context)
+    reasons = {}
+    for state in date_state_partitions.get_partitions_def_for_dimension(
+        "state"
+    ).get_partition_keys():
+        if state in present:
+            continue
+        stored = lake.path_for("rt/inference", f"{run_date}|{state}", "netcdf").exists()
+        reasons[state] = (
+            "posterior stored but no summary: failed its convergence check (or the summary step)"
+            if stored
+            else "not run for this date"
+        )
+    return reasons
+
+
+def _inference_metadata(context: dg.AssetExecutionContext, run_date: str, states: list[str]):
+    """Model version and preset recorded by the rt/inference runs behind ``states``."""
+    versions, presets = set(), set()
+    for state in states:
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey(["rt", "inference"]),
+                asset_partitions=[f"{run_date}|{state}"],
+            ),
+            limit=1,
+        ).records
+        if records and records[0].asset_materialization:
+            meta = records[0].asset_materialization.metadata
+            if "model_version" in meta:
+                versions.add(str(meta["model_version"].value))
+            if "preset" in meta:
+                presets.add(str(meta["preset"].value))
+    return (
+        ",".join(sorted(versions)) or MODEL_VERSION,
+        ",".join(sorted(presets)) or get_preset().name,
+    )
+
+
+@dg.asset(
+    key_prefix=KEY_PREFIX,
+    group_name=GROUP,
+    partitions_def=date_partitions,
+    ins={
+        "summaries": dg.AssetIn(
+            key=dg.AssetKey(["rt", "summary"]),
+            partition_mapping=by_date,
+            metadata={"allow_missing_partitions": True},
+        )
+    },
+    owners=OWNERS,
+    kinds={"pandas", "csv"},
+    code_version="1",
+    op_tags=step_tags(LIGHT),
+    required_resource_keys={"io_manager"},
+    metadata={**lake_format("csv")},
+    description=(
+        "All states' rt.csv rows for the run date in one CSV (rt.live's header). States whose "
+        "inference failed its checks, or that were not run, are left out and named in the "
+        "metadata. Stored at <LAKE_URL>/rt/national_csv/<date>.csv."
+    ),
+)
+def national_csv(
+    context: dg.AssetExecutionContext, summaries: dict[str, pd.DataFrame]
+) -> pd.DataFrame:
+    by_state = {k.split("|")[1]: v for k, v in summaries.items() if v is not None}
+    missing = _missing_states(context, context.partition_key, set(by_state))
+    if not by_state:
+        failed = sorted(s for s, r in missing.items() if r != "not run for this date")
+        raise dg.Failure(
+            f"no state has a summary for {context.partition_key} (failed checks: "
+            f"{', '.join(failed) or 'none'}); nothing to publish",
+            metadata={"missing_states": dg.MetadataValue.json(missing)},
+        )
+    table = publication.national_table(by_state)
+    context.log.info(f"{len(by_state)} states in the national CSV, {len(missing)} missing")
+    context.add_output_metadata(
+        {
+            "rows": len(table),
+            "states": dg.MetadataValue.text(", ".join(sorted(by_state))),
+            "state_count": len(by_state),
+            "failed_states": dg.MetadataValue.text(
+                ", ".join(s for s, r in missing.items() if r != "not run for this date")
+            ),
+            "missing_states": dg.MetadataValue.json(missing),
+            "preview": _md_table(table.groupby("region").tail(1)),
+        }
+    )
+    return table
+
+
+@dg.asset(
+    key_prefix=KEY_PREFIX,
+    group_name=GROUP,
+    partitions_def=date_partitions,
+    ins={"national_csv": dg.AssetIn(key_prefix=KEY_PREFIX)},
+    owners=OWNERS,
+    kinds={"msgpack"},
+    code_version="1",
+    op_tags=step_tags(LIGHT),
+    required_resource_keys={"io_manager"},
+    metadata={**lake_format("msgpack")},
+    description=(
+        "Staged MessagePack document for the web front end (format rtlive-msgpack/1: per "
+        "state dates and Rt mean/median/80% HDI, run date, model version, preset, excluded "
+        "states). Checked against yesterday's publication before promotion. Stored at "
+        "<LAKE_URL>/rt/staged_msgpack/<date>.msgpack."
+    ),
+)
+def staged_msgpack(context: dg.AssetExecutionContext, national_csv: pd.DataFrame) -> dict:
+    run_date = context.partition_key
+    states = sorted(national_csv["region"].unique()) if len(national_csv) else []
+    version, preset = _inference_metadata(context, run_date, states)
+    excluded = _missing_states(context, run_date, set(states))
+    doc = publication.build_document(national_csv, run_date, version, preset, excluded)
+    context.add_output_metadata(
+        {
+            "states": len(doc["states"]),
+            "excluded": len(doc["excluded"]),
+            "model_version": version,
+            "preset": preset,
+        }
+    )
+    return doc
+
+
+def load_stored(lake: LakeIOManager, key: str, partition: str, fmt: str):
+    """A stored partition, read directly (checks and look-backs outside the input graph)."""
+    path = lake.path_for(key, partition, fmt)
+    if not path.exists():
+        raise dg.Failure(f"{key} partition {partition} is not stored at {path}")
+    return CODECS[fmt].loads(read_bytes(path))
+
+
+def previous_publication(lake: LakeIOManager, run_date: str) -> dict | None:
+    """Yesterday's published msgpack document, or None when there is none."""
+    day_before = (pd.Timestamp(run_date) - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    path = lake.path_for("rt/published_msgpack", day_before, "msgpack")
+    return CODECS["msgpack"].loads(read_bytes(path)) if path.exists() else None
+
+
+class PromotionConfig(dg.Config):
+    """Set approve_warnings after reviewing the staging check's warnings."""
+
+    approve_warnings: bool = False
+
+
+@dg.multi_asset(
+    name="rt__published",
+    group_name=GROUP,
+    partitions_def=date_partitions,
+    ins={"staged_msgpack": dg.AssetIn(key_prefix=KEY_PREFIX)},
+    outs={
+        "published_msgpack": dg.AssetOut(
+            key=dg.AssetKey(["rt", "published_msgpack"]),
+            owners=OWNERS,
+            kinds={"msgpack"},
+            code_version="1",
+            metadata={**lake_format("msgpack")},
+            description=(
+                "Production MessagePack document for the run date (a copy of the staged one, "
+                "promoted when staging has no warnings or they were approved). Stored at "
+                "<LAKE_URL>/rt/published_msgpack/<date>.msgpack."
+            ),
+        ),
+        "published_csv": dg.AssetOut(
+            key=dg.AssetKey(["rt", "published_csv"]),
+            owners=OWNERS,
+            kinds={"csv"},
+            code_version="1",
+            metadata={**lake_format("csv")},
+            description=(
+                "Production national rt.csv for the run date (byte copy of rt/national_csv, "
+                "promoted together with the msgpack). Stored at "
+                "<LAKE_URL>/rt/published_csv/<date>.csv."
+            ),
+        ),
+    },
+    deps=[dg.AssetKey(["rt", "national_csv"])],
+    op_tags=step_tags(LIGHT),
+    required_resource_keys={"io_manager", "rt_staging_policy"},
+)
+def published(context: dg.AssetExecutionContext, config: PromotionConfig, staged_msgpack: dict):
+    run_date = context.partition_key
+    lake, policy = _lake(context), context.resources.rt_staging_policy
+    warnings = publication.compare_with_previous(
+        staged_msgpack, previous_publication(lake, run_date), policy.max_rt_change
+    )
+    try:
+        verdict = publication.approve_promotion(warnings, config.approve_warnings, run_date)
+    except publication.PromotionRefused as exc:
+        raise dg.Failure(description=str(exc)) from None
+    context.log.info(verdict)
+    national = read_bytes(lake.path_for("rt/national_csv", run_date, "csv"))
+    meta = {"verdict": verdict, "warnings": len(warnings)}
+    yield dg.Output(
+        staged_msgpack,
+        "published_msgpack",
+        metadata={**meta, "states": len(staged_msgpack["states"])},
+    )
+    yield dg.Output(national, "published_csv", metadata={**meta, "bytes_copied": len(national)})

@@ -1,1 +1,87 @@
-"""Asset checks of this code location."""
+"""Asset checks of the rt code location."""
+
+import dagster as dg
+
+from rt_assets import assets, publication
+from rt_assets.model import convergence
+
+MAX_RHAT = 1.1
+
+
+def _partition(context: dg.AssetCheckExecutionContext) -> str:
+    return str(context.op_execution_context.partition_key)
+
+
+@dg.asset_check(
+    asset=assets.inference,
+    blocking=True,
+    required_resource_keys={"io_manager"},
+    description=(
+        "rt.live's gate: no divergent transitions and every r_hat of r_t at most 1.1. "
+        "Blocking: a state that fails gets no summary and is left out of the publication. "
+        "Bulk and tail ESS are recorded as metadata."
+    ),
+)
+def inference_converged(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    # Read by path: a check's input would not be loaded for the run's partition.
+    partition = _partition(context)
+    inference = assets.load_stored(
+        context.resources.io_manager, "rt/inference", partition, "netcdf"
+    )
+    diag = convergence(inference)
+    passed = diag["divergences"] == 0 and diag["max_rhat"] <= MAX_RHAT
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            "converged"
+            if passed
+            else f"not converged: {diag['divergences']} divergences, "
+            f"max r_hat {diag['max_rhat']:.3f} (limit {MAX_RHAT})"
+        ),
+        metadata={
+            "max_rhat": float(diag["max_rhat"]),
+            "divergences": int(diag["divergences"]),
+            "min_ess_bulk": float(diag["min_ess_bulk"]),
+            "min_ess_tail": float(diag["min_ess_tail"]),
+            "chains": int(diag["chains"]),
+            "draws": int(diag["draws"]),
+            "preset": str(inference.posterior.attrs.get("preset", "")),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=assets.staged_msgpack,
+    required_resource_keys={"io_manager", "rt_staging_policy"},
+    description=(
+        "Compares each state's latest Rt with the previous day's publication: warns when it "
+        "moved more than rt_staging_policy.max_rt_change (default 0.2) or crossed 1.0 with "
+        "high confidence (yesterday's mean on one side, today's 80% interval on the other). "
+        "Promotion refuses to run while warnings stand unless approved."
+    ),
+)
+def staged_vs_previous(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    run_date = _partition(context)
+    staged_msgpack = assets.load_stored(
+        context.resources.io_manager, "rt/staged_msgpack", run_date, "msgpack"
+    )
+    previous = assets.previous_publication(context.resources.io_manager, run_date)
+    threshold = context.resources.rt_staging_policy.max_rt_change
+    warnings = publication.compare_with_previous(staged_msgpack, previous, threshold)
+    table = publication.warnings_table(warnings)
+    return dg.AssetCheckResult(
+        passed=not warnings,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            "no previous publication to compare with"
+            if previous is None
+            else f"{len(warnings)} warning(s) against the previous publication"
+        ),
+        metadata={
+            "warnings": len(warnings),
+            "threshold": threshold,
+            "previous_run_date": previous["run_date"] if previous else "",
+            "details": dg.MetadataValue.md(table.to_markdown(index=False) if warnings else "none"),
+        },
+    )

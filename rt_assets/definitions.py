@@ -11,6 +11,6 @@ defs = dg.Definitions(
     jobs=jobs.JOBS,
     schedules=schedules.SCHEDULES,
     sensors=sensors.SENSORS,
-    resources=shared_resources(),
+    resources={**shared_resources(), **assets.RT_RESOURCES},
     executor=executor(),
 )

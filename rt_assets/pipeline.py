@@ -1,0 +1,123 @@
+"""Run the daily pipeline for one date in-process: three phases, one Dagster run each.
+
+Assets with different partitions cannot share a run, so ``run_daily``
+materializes (1) raw and processed counts for the date, (2) inference, its
+convergence check and the summary for each ``date|state`` key, (3) the national
+CSV, the staged msgpack with its check, and the promotion. Every run is recorded
+in the given DagsterInstance, so the UI shows them afterwards.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+
+from resources.definitions_support import shared_resources
+from rt_assets import assets, checks
+from rt_assets.partitions import date_state_key
+
+log = logging.getLogger("rt_assets.pipeline")
+
+ALL_ASSETS: list = [
+    assets.raw_counts,
+    assets.processed_counts,
+    assets.inference,
+    assets.summary_table,
+    assets.national_csv,
+    assets.staged_msgpack,
+    assets.published,
+    checks.inference_converged,
+    checks.staged_vs_previous,
+]
+PHASE_COUNTS = [assets.raw_counts, assets.processed_counts]
+PHASE_STATE = [assets.inference, checks.inference_converged, assets.summary_table]
+PHASE_PUBLISH = [
+    assets.national_csv,
+    assets.staged_msgpack,
+    checks.staged_vs_previous,
+    assets.published,
+]
+
+
+@dataclass
+class DailyResult:
+    run_date: str
+    counts_ok: bool = False
+    states_ok: list[str] = field(default_factory=list)
+    states_failed: dict[str, str] = field(default_factory=dict)
+    state_seconds: dict[str, float] = field(default_factory=dict)
+    published: bool = False
+    publish_error: str = ""
+    run_ids: list[str] = field(default_factory=list)
+
+
+def default_resources() -> dict[str, Any]:
+    return {**shared_resources(), **assets.RT_RESOURCES}
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> str:
+    messages = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            err = event.step_failure_data.error
+            messages.append(err.message.strip() if err else "step failed")
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            if data is not None and not data.passed:
+                messages.append(f"check {data.check_name} failed")
+    return "; ".join(messages) or "run failed"
+
+
+def _materialize(selection: list, partition_key: str, instance, resources, run_config=None):
+    return dg.materialize(
+        ALL_ASSETS,
+        selection=selection,
+        partition_key=partition_key,
+        instance=instance,
+        resources=resources,
+        run_config=run_config,
+        raise_on_error=False,
+        tags={"rt/run_daily": partition_key.split("|")[0]},
+    )
+
+
+def run_daily(
+    run_date: str,
+    states: list[str],
+    instance: dg.DagsterInstance,
+    resources: dict[str, Any] | None = None,
+    approve_warnings: bool = False,
+) -> DailyResult:
+    """Materialize the whole graph for ``run_date`` and ``states``; never raises on a step."""
+    resources = resources or default_resources()
+    out = DailyResult(run_date)
+    log.info("phase 1/3: counts for %s", run_date)
+    result = _materialize(PHASE_COUNTS, run_date, instance, resources)
+    out.run_ids.append(result.run_id)
+    out.counts_ok = result.success
+    if not result.success:
+        out.publish_error = f"counts failed: {_failure(result)}"
+        log.error(out.publish_error)
+        return out
+    for i, state in enumerate(states, 1):
+        log.info("phase 2/3: inference %s (%d/%d)", state, i, len(states))
+        started = time.perf_counter()
+        result = _materialize(PHASE_STATE, date_state_key(run_date, state), instance, resources)
+        out.state_seconds[state] = round(time.perf_counter() - started, 1)
+        out.run_ids.append(result.run_id)
+        if result.success:
+            out.states_ok.append(state)
+        else:
+            out.states_failed[state] = _failure(result)
+            log.warning("%s: %s", state, out.states_failed[state])
+    log.info("phase 3/3: national CSV, staging, promotion for %s", run_date)
+    run_config = {"ops": {"rt__published": {"config": {"approve_warnings": approve_warnings}}}}
+    result = _materialize(PHASE_PUBLISH, run_date, instance, resources, run_config)
+    out.run_ids.append(result.run_id)
+    out.published = result.success
+    if not result.success:
+        out.publish_error = _failure(result)
+        log.error("publication refused or failed: %s", out.publish_error)
+    return out
