@@ -96,6 +96,9 @@ PRESETS: dict[str, SamplerPreset] = {
 }
 
 PRESET_ENV = "RT_SAMPLER_PRESET"
+# Threads one fit may use for its chains (default: one per chain). Set to 1 when
+# several inference steps share a small machine; it changes nothing in the result.
+CORES_ENV = "RT_SAMPLER_CORES"
 DEFAULT_PRESET = "fast"
 
 
@@ -360,6 +363,8 @@ def fit(
     """Build and sample the model for one state; same inputs and seed, same posterior."""
     import nutpie  # imported here: it starts a thread pool, only sampling needs it
 
+    cores = int(os.environ.get(CORES_ENV, "0") or 0) or preset.cores or preset.chains
+
     preset = _as_preset(preset)
     started = time.perf_counter()
     model = build_model(observed)
@@ -381,7 +386,7 @@ def fit(
         draws=preset.draws,
         tune=preset.tune,
         chains=preset.chains,
-        cores=preset.cores or preset.chains,
+        cores=cores,
         seed=seed,
         target_accept=preset.target_accept,
         maxdepth=preset.maxdepth,

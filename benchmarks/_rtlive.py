@@ -1,0 +1,116 @@
+"""Model variants for the inference benchmark: rt.live's formulation and the steps to ours.
+
+All variants are the same statistical model as ``rt_assets.model.build_model`` (same
+priors, likelihood, generation time, delay, data layout via ``rt_assets.model.prepare``);
+they differ only in how the renewal equation and the random walk are computed:
+
+- ``scan_centred``: rt.live's code path (rtcovidlive/covid-model): the renewal as a
+  sequential PyTensor ``scan`` over a precomputed (T-1) x T generation-time matrix,
+  centred ``GaussianRandomWalk`` (with the proper init distribution of ours);
+- ``op_centred``: the renewal as the numba Op with its hand-written gradient;
+- the product (``rt_assets.model.build_model``): the Op and a non-centred walk.
+"""
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+from pytensor.tensor.signal import convolve1d
+
+from rt_assets import model as m
+
+
+def _convolution_ready_gt(gt: np.ndarray, n: int) -> np.ndarray:
+    """rt.live's precomputed matrix: row t-1 holds gt reversed against days before t."""
+    out = np.zeros((n - 1, n))
+    for t in range(1, n):
+        begin = max(0, t - len(gt) + 1)
+        part = gt[1 : t - begin + 1][::-1]
+        out[t - 1, begin : begin + len(part)] = part
+    return out
+
+
+def _likelihood(data: m.PreparedData, infections, p_delay: np.ndarray) -> None:
+    n = len(data.dates)
+    weighted = np.flatnonzero(data.weight)
+    test_adjusted_positive = pm.Deterministic(
+        "test_adjusted_positive",
+        convolve1d(infections, pt.constant(p_delay), mode="full")[:n],
+        dims="date",
+    )
+    alpha = pm.Gamma("alpha", mu=m.ALPHA_MU, sigma=m.ALPHA_SIGMA)
+    mu = pt.constant(data.exposure[weighted]) * test_adjusted_positive[weighted]
+    pm.NegativeBinomial(
+        "positive",
+        mu=mu,
+        alpha=alpha,
+        observed=data.positive[weighted].astype(np.int64),
+        dims="weighted_date",
+    )
+
+
+def _coords(data: m.PreparedData) -> dict:
+    return {"date": data.dates.values, "weighted_date": data.dates.values[data.weight]}
+
+
+def build_scan_centred(observed: pd.DataFrame) -> pm.Model:
+    """rt.live's formulation: centred random walk, renewal by ``scan``."""
+    data = m.prepare(observed)
+    n = len(data.dates)
+    gt_matrix = pytensor.shared(_convolution_ready_gt(m.generation_time(), n))
+    with pm.Model(coords=_coords(data)) as model:
+        log_r_t = pm.GaussianRandomWalk(
+            "log_r_t",
+            sigma=m.RANDOM_WALK_SIGMA,
+            init_dist=pm.Normal.dist(0.0, m.INIT_LOG_R_SIGMA),
+            dims="date",
+        )
+        r_t = pm.Deterministic("r_t", pt.exp(log_r_t), dims="date")
+        seed = pm.Exponential("seed", lam=m.SEED_LAM)
+        y0 = pt.set_subtensor(pt.zeros(n)[0], seed)
+        outputs, _ = pytensor.scan(
+            fn=lambda t, gt, y, r: pt.set_subtensor(y[t], pt.sum(r * y * gt)),
+            sequences=[pt.arange(1, n), gt_matrix],
+            outputs_info=y0,
+            non_sequences=r_t,
+            n_steps=n - 1,
+        )
+        infections = pm.Deterministic("infections", outputs[-1], dims="date")
+        _likelihood(data, infections, m.load_p_delay())
+    return model
+
+
+def build_op_centred(observed: pd.DataFrame) -> pm.Model:
+    """Centred random walk, renewal by the numba Op."""
+    data = m.prepare(observed)
+    gt = m.generation_time()
+    with pm.Model(coords=_coords(data)) as model:
+        log_r_t = pm.GaussianRandomWalk(
+            "log_r_t",
+            sigma=m.RANDOM_WALK_SIGMA,
+            init_dist=pm.Normal.dist(0.0, m.INIT_LOG_R_SIGMA),
+            dims="date",
+        )
+        r_t = pm.Deterministic("r_t", pt.exp(log_r_t), dims="date")
+        seed = pm.Exponential("seed", lam=m.SEED_LAM)
+        infections = pm.Deterministic(
+            "infections", m.renewal(r_t, seed[None], pt.constant(gt)), dims="date"
+        )
+        _likelihood(data, infections, m.load_p_delay())
+    return model
+
+
+BUILDERS = {
+    "scan_centred": build_scan_centred,
+    "op_centred": build_op_centred,
+    "op_noncentred": m.build_model,
+}
+
+# name -> (model builder, sampler)
+VARIANTS = {
+    "baseline": ("scan_centred", "pymc"),  # rt.live: scan + PyMC NUTS
+    "op_pymc": ("op_centred", "pymc"),  # + renewal Op with hand-written gradient
+    "op_nutpie": ("op_centred", "nutpie"),  # + nutpie (numba backend)
+    "product": ("op_noncentred", "nutpie"),  # + non-centred walk = rt_assets.model.fit
+}
