@@ -83,6 +83,19 @@ def _materialize(selection: list, partition_key: str, instance, resources, run_c
     )
 
 
+def run_publication(
+    run_date: str,
+    instance: dg.DagsterInstance,
+    resources: dict[str, Any] | None = None,
+    approve_warnings: bool = False,
+) -> dg.ExecuteInProcessResult:
+    """Phase 3 alone: national CSV, staged msgpack and its check, promotion."""
+    run_config = {"ops": {"rt__published": {"config": {"approve_warnings": approve_warnings}}}}
+    return _materialize(
+        PHASE_PUBLISH, run_date, instance, resources or default_resources(), run_config
+    )
+
+
 def run_daily(
     run_date: str,
     states: list[str],
@@ -109,12 +122,12 @@ def run_daily(
         out.run_ids.append(result.run_id)
         if result.success:
             out.states_ok.append(state)
+            log.info("%s: done in %.1f s", state, out.state_seconds[state])
         else:
             out.states_failed[state] = _failure(result)
             log.warning("%s: %s", state, out.states_failed[state])
     log.info("phase 3/3: national CSV, staging, promotion for %s", run_date)
-    run_config = {"ops": {"rt__published": {"config": {"approve_warnings": approve_warnings}}}}
-    result = _materialize(PHASE_PUBLISH, run_date, instance, resources, run_config)
+    result = run_publication(run_date, instance, resources, approve_warnings)
     out.run_ids.append(result.run_id)
     out.published = result.success
     if not result.success:

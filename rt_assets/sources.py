@@ -134,7 +134,11 @@ def read_source(data: bytes, name: str = "COVID source") -> pd.DataFrame:
     if "deathIncrease" in frame.columns:
         deaths = pd.to_numeric(frame["deathIncrease"], errors="coerce")
     elif "death" in frame.columns:
-        deaths = pd.to_numeric(frame["death"], errors="coerce").groupby(frame["state"]).diff()
+        # Only cumulative deaths: daily changes in date order (files list newest first).
+        order = pd.DataFrame({"s": frame["state"], "d": dates, "v": frame["death"]})
+        order["v"] = pd.to_numeric(order["v"], errors="coerce")
+        order = order.sort_values(["s", "d"])
+        deaths = order.groupby("s")["v"].diff().reindex(frame.index)
     else:
         deaths = pd.Series(float("nan"), index=frame.index)
     out = pd.DataFrame(
