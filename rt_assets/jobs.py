@@ -15,6 +15,7 @@ PUBLICATION = dg.AssetSelection.assets(
     ["rt", "staged_msgpack"],
     ["rt", "published_msgpack"],
     ["rt", "published_csv"],
+    ["rt", "site"],
 )
 
 rt_counts_job = dg.define_asset_job(
@@ -33,7 +34,7 @@ rt_publication_job = dg.define_asset_job(
     "rt_publication_job",
     selection=PUBLICATION,
     partitions_def=date_partitions,
-    description="Phase 3 for a run date: national CSV, staged msgpack, promotion.",
+    description="Phase 3 for a run date: national CSV, staged msgpack, promotion, web page.",
 )
 
 JOBS: list = [rt_counts_job, rt_inference_job, rt_publication_job]
