@@ -1,0 +1,29 @@
+"""The warehouse resource: a SQLAlchemy engine for `WAREHOUSE_URL`.
+
+Default: SQLite inside the local lake (`resources.settings.warehouse_url()`);
+production: PostgreSQL through psycopg (`postgresql+psycopg://...`).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import sqlalchemy as sa
+
+from resources.settings import warehouse_url
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Where the lake's warehouse tables live; `url` empty means `WAREHOUSE_URL` or the default."""
+
+    url: str = ""
+
+    def resolved_url(self) -> str:
+        return self.url or warehouse_url()
+
+    def engine(self) -> sa.Engine:
+        # pool_pre_ping: a step may hold the engine across a database restart.
+        return sa.create_engine(self.resolved_url(), pool_pre_ping=True)
+
+    def display_url(self) -> str:
+        """The URL with any password hidden, for logs and metadata."""
+        return sa.make_url(self.resolved_url()).render_as_string(hide_password=True)
