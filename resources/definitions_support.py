@@ -19,6 +19,7 @@ from resources.alerts import AlertsResource
 from resources.io_manager import LakeIOManager
 from resources.k8s import HEAVY, STEP_KIND_TAG
 from resources.settings import deployment, is_local_lake
+from resources.warehouse import WarehouseResource
 
 # rt.live ran at most 25 inference containers at once.
 DEFAULT_MAX_INFERENCE_PODS = 25
@@ -34,7 +35,11 @@ def shared_resources() -> dict[str, Any]:
         problems = production_problems()
         if problems:
             raise ValueError("DAGSTER_DEPLOYMENT=production but: " + "; ".join(problems))
-    return {"io_manager": LakeIOManager(), "alerts": AlertsResource()}
+    return {
+        "io_manager": LakeIOManager(),
+        "alerts": AlertsResource(),
+        "warehouse": WarehouseResource(),
+    }
 
 
 def _int_env(name: str, default: int, minimum: int = 1) -> int:
