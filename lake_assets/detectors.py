@@ -10,7 +10,8 @@ Pure functions (numpy, pandas, scikit-learn, statsmodels), no Dagster.
 - ``robust``: seasonal-trend decomposition (STL, weekly period, robust
   fitting) of log-scaled delays, minus the day's median residual across
   airports (holidays and national bad days are not local incidents), scored
-  by the median absolute deviation, one-sided (an incident makes delays
+  by the median absolute deviation (the smaller of the airport's own and the
+  relative score), one-sided (an incident makes delays
   longer), with a cap on flags per series.
 
 Each detector returns one score per day (higher: more anomalous) and a flag.
@@ -205,13 +206,18 @@ def detect(
         report.seconds["arima"] = time.perf_counter() - start
     if "robust" in detectors:
         start = time.perf_counter()
-        resid = pd.DataFrame({o: stl_residuals(s) for o, s in scored.items()})
-        if resid.shape[1] >= 3:
-            # Shared shocks (holidays, national weather) are not local incidents.
-            resid = resid.sub(resid.median(axis=1, skipna=True), axis=0)
+        own = pd.DataFrame({o: stl_residuals(s) for o, s in scored.items()})
+        shared = own.median(axis=1, skipna=True) if own.shape[1] >= 3 else None
         for origin, s in scored.items():
-            r = resid[origin].reindex(s.index)
-            results["robust"][origin] = robust(r)
+            score, flags = robust(own[origin].reindex(s.index))
+            if shared is not None:
+                # Shared shocks (holidays, a region's weather) are not local
+                # incidents: a day must stand out for the airport itself and
+                # against the other airports that day.
+                relative, _ = robust((own[origin] - shared).reindex(s.index))
+                score = np.fmin(score, relative)
+                flags = cap_flags(score, ROBUST_THRESHOLD, ROBUST_MAX_FLAGS)
+            results["robust"][origin] = (score, flags)
         report.seconds["robust"] = time.perf_counter() - start
 
     out = gold.copy()
