@@ -12,6 +12,7 @@ disagree; fetching (``fetch_source``) is the one function that does I/O.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import os
@@ -109,6 +110,49 @@ def detect_format(frame: pd.DataFrame, name: str) -> str:
     )
 
 
+def check_text(text: bytes, name: str) -> None:
+    """Fail on an empty, non-UTF-8 or cut-off file, naming the line (and column) at fault.
+
+    pandas would read a truncated last line as a row of blanks and a stray byte
+    as an unreadable file; neither may pass as data.
+    """
+    if not text.strip():
+        raise SourceError(f"{name}: the file is empty ({len(text)} bytes)")
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = text.rfind(b"\n", 0, exc.start) + 1
+        line = text.count(b"\n", 0, exc.start) + 1
+        header = next(csv.reader([text.split(b"\n", 1)[0].decode("utf-8", "replace")]), [])
+        field = text.count(b",", line_start, exc.start)
+        column = header[field] if field < len(header) else f"field {field + 1}"
+        raise SourceError(
+            f"{name}: not UTF-8 text: byte 0x{text[exc.start]:02x} at line {line}, "
+            f"column {column!r}"
+        ) from None
+    rows = csv.reader(io.StringIO(decoded))
+    header = next(rows)
+    for line, row in enumerate(rows, start=2):
+        if row and len(row) != len(header):
+            raise SourceError(
+                f"{name}: line {line} has {len(row)} fields, the header has {len(header)} "
+                "(truncated or malformed file)"
+            )
+
+
+def _numbers(values: pd.Series, column: str, name: str) -> pd.Series:
+    """``values`` as floats; blanks become NaN, anything else that is not a number fails."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if bad.any():
+        lines = list(values.index[bad][:5] + 2)
+        raise SourceError(
+            f"{name}: column {column!r} holds values that are not numbers at CSV lines "
+            f"{lines}: {list(values[bad].astype(str).head(5))}"
+        )
+    return numbers
+
+
 def read_source(data: bytes, name: str = "COVID source") -> pd.DataFrame:
     """Parse a snapshot (plain or gzip CSV) into the normalised table.
 
@@ -117,8 +161,10 @@ def read_source(data: bytes, name: str = "COVID source") -> pd.DataFrame:
     by region and date. Rows of every jurisdiction are kept; choosing regions is
     the corrections' job.
     """
+    text = csv_text_bytes(data)
+    check_text(text, name)
     try:
-        frame = pd.read_csv(io.BytesIO(csv_text_bytes(data)), dtype={"date": str, "state": str})
+        frame = pd.read_csv(io.BytesIO(text), dtype={"date": str, "state": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise SourceError(f"{name}: not a readable CSV: {exc}") from exc
     fmt = detect_format(frame, name)
@@ -145,8 +191,8 @@ def read_source(data: bytes, name: str = "COVID source") -> pd.DataFrame:
         {
             "region": frame["state"].astype(str).str.strip().str.upper(),
             "date": dates,
-            "positive_cumulative": pd.to_numeric(frame["positive"], errors="coerce"),
-            "tests_cumulative": pd.to_numeric(tests, errors="coerce"),
+            "positive_cumulative": _numbers(frame["positive"], "positive", name),
+            "tests_cumulative": _numbers(tests, str(tests.name), name),
             "new_deaths": deaths.astype(float),
         }
     )
