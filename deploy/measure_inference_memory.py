@@ -89,7 +89,8 @@ def main() -> None:
             check=True,
         )
         result = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"{state}: peak RSS {result['peak_rss_mib']} MiB in {result['seconds']} s", flush=True)
+        peak, seconds = result["peak_rss_mib"], result["seconds"]
+        print(f"{state}: peak RSS {peak} MiB in {seconds} s", flush=True)
         results.append(result)
     print(json.dumps(results))
 
