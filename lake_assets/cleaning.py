@@ -182,10 +182,14 @@ def clean(table: pa.Table, year: int, malformed: list[str] | None = None) -> Cle
     reasons = _Reasons(n)
     cols: dict[str, pa.Array] = {}
 
-    dates = table["FL_DATE"].combine_chunks()
-    if pa.types.is_dictionary(dates.type):
-        dates = dates.cast(pa.string())
-    parsed = pc.strptime(dates, format="%Y-%m-%d", unit="s", error_is_null=True)
+    dates = _dictionary(table["FL_DATE"])
+    distinct = dates.dictionary
+    parsed_distinct = pc.strptime(distinct, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # strptime rolls 2013-02-30 over to March: only a date that prints back
+    # as written is a real one.
+    real = pc.equal(pc.strftime(parsed_distinct, format="%Y-%m-%d"), distinct)
+    parsed_distinct = pc.if_else(pc.fill_null(real, False), parsed_distinct, None)
+    parsed = pc.take(parsed_distinct, dates.indices)
     reasons.add(pc.and_(pc.is_valid(dates), pc.is_null(parsed)), "unparseable FL_DATE")
     cols["fl_date"] = pc.cast(parsed, pa.date32())
     reasons.add(pc.not_equal(pc.year(parsed), pa.scalar(year, pa.int64())), "FL_DATE outside year")

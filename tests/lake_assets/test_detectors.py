@@ -1,0 +1,112 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from lake_assets import detectors
+
+
+def seasonal_series(seed: int = 0, days: int = 365) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2015-01-01", periods=days, freq="D")
+    weekly = np.array([2, -1, -1, 1, 4, -3, 0])[index.dayofweek]
+    yearly = 5 * np.cos(2 * np.pi * (index.dayofyear - 200) / 365)
+    return pd.Series(10 + weekly + yearly + rng.normal(0, 2, days), index=index)
+
+
+SPIKE_DAY = 150
+
+
+def with_spike(series: pd.Series, size: float = 40.0) -> pd.Series:
+    out = series.copy()
+    out.iloc[SPIKE_DAY] += size
+    return out
+
+
+def test_isolation_forest_finds_the_spike_and_is_deterministic():
+    values = with_spike(seasonal_series()).to_numpy()
+    score, flags = detectors.isolation_forest(values)
+    assert flags[SPIKE_DAY]
+    assert int(np.argmax(score)) == SPIKE_DAY
+    again, _ = detectors.isolation_forest(values)
+    np.testing.assert_array_equal(score, again)
+
+
+def test_arima_finds_the_spike_with_bounded_order():
+    values = with_spike(seasonal_series(1)).to_numpy()[:120]
+    values[SPIKE_DAY - 100] += 40
+    score, flags, order = detectors.arima(values, max_p=2, max_q=2)
+    assert flags[SPIKE_DAY - 100]
+    assert order[0] <= 2 and order[1] <= 2
+
+
+def test_robust_finds_the_spike_and_caps_flags():
+    series = with_spike(seasonal_series(2))
+    score, flags = detectors.robust_single(series)
+    assert flags[SPIKE_DAY]
+    assert int(np.nanargmax(score)) == SPIKE_DAY
+    many = series.copy()
+    many.iloc[10:360:10] += 60  # 35 spikes
+    _, capped = detectors.robust_single(many, max_flags=5)
+    assert capped.sum() == 5
+
+
+def test_mad_score_ignores_outliers_in_scale():
+    r = np.array([0.0, 1.0, -1.0, 0.5, -0.5, 1000.0])
+    score = detectors.mad_score(r)
+    assert score[-1] > 100
+
+
+def gold_frame(series: dict[str, pd.Series]) -> pd.DataFrame:
+    frames = [
+        pd.DataFrame(
+            {
+                "fl_date": s.index.date,
+                "origin": origin,
+                "mean_dep_delay": s.to_numpy(),
+                "median_dep_delay": s.to_numpy(),
+                "flights": 100,
+                "cancelled": 1,
+                "diverted": 0,
+            }
+        )
+        for origin, s in series.items()
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_detect_reports_short_airports_and_keeps_their_rows():
+    long = {f"A{i}" for i in range(3)}
+    series = {o: seasonal_series(i) for i, o in enumerate(sorted(long))}
+    series["A0"] = with_spike(series["A0"])
+    series["TNY"] = seasonal_series(9).iloc[:20]
+    gold = gold_frame(series)
+    out, report = detectors.detect(gold, detectors=("iforest", "robust"))
+    assert len(out) == len(gold)
+    assert report.insufficient == {"TNY": 20}
+    assert (out.loc[out["origin"] == "TNY", "status"] == "insufficient_data").all()
+    assert not out.loc[out["origin"] == "TNY", "robust_flag"].any()
+    spike_rows = out[pd.to_datetime(out["fl_date"]) == series["A0"].index[SPIKE_DAY]]
+    assert spike_rows.set_index("origin")["robust_flag"].to_dict() == {
+        "A0": True,
+        "A1": False,
+        "A2": False,
+    }
+    assert report.scored_airports == 3
+
+
+def test_robust_ignores_a_shock_shared_by_all_airports():
+    series = {f"A{i}": seasonal_series(i) for i in range(5)}
+    for s in series.values():
+        s.iloc[200] += 40  # a national bad day, not a local incident
+    series["A0"].iloc[SPIKE_DAY] += 40
+    out, _ = detectors.detect(gold_frame(series), detectors=("robust",))
+    day = pd.to_datetime(out["fl_date"])
+    assert not out.loc[day == series["A0"].index[200], "robust_flag"].any()
+    assert out.loc[
+        (day == series["A0"].index[SPIKE_DAY]) & (out["origin"] == "A0"), "robust_flag"
+    ].all()
+
+
+def test_unknown_detector_is_an_error():
+    with pytest.raises(ValueError, match="unknown detectors"):
+        detectors.detect(gold_frame({"A": seasonal_series()}), detectors=("prophet",))
