@@ -1,0 +1,41 @@
+"""Shared helpers of the lake benchmarks: a synthetic year on disk, child processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path("benchmarks/out/lake")
+
+
+def synthetic_year(rows: int, year: int = 2015, seed: int = 0, csv: str | None = None) -> Path:
+    """Path of a synthetic year (generated once per (rows, year, seed) and reused)."""
+    if csv:
+        return Path(csv)
+    from lake_assets.synthetic import generate
+
+    path = OUT / f"synthetic_{year}_{rows}_{seed}.csv"
+    if not path.exists() or not path.with_name(path.name + ".anomalies.csv").exists():
+        start = time.perf_counter()
+        generate(year, rows, path, seed=seed)
+        print(f"generated {path} in {time.perf_counter() - start:.0f} s", flush=True)
+    return path
+
+
+def run_child(module: str, *args: str) -> dict:
+    """Run ``python -m module args`` in a fresh process; it prints one JSON line last."""
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{module} {args} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
