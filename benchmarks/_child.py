@@ -92,7 +92,7 @@ def run(variant: str, region: str, preset_name: str, seed: int, out_dir: Path, r
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.INFO)
     variant, region, preset_name, seed, out_dir = sys.argv[1:6]
     run_date = sys.argv[6] if len(sys.argv) > 6 else "2021-03-07"
     result = run(variant, region, preset_name, int(seed), Path(out_dir), run_date)

@@ -31,6 +31,12 @@ def _convolution_ready_gt(gt: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def _renewal_step(t, gt_row, y, r):
+    """One step of rt.live's scan (a named function: PyMC pickles the model for its chain
+    processes, and a lambda would make it fall back to sampling the chains one by one)."""
+    return pt.set_subtensor(y[t], pt.sum(r * y * gt_row))
+
+
 def _likelihood(data: m.PreparedData, infections, p_delay: np.ndarray) -> None:
     n = len(data.dates)
     weighted = np.flatnonzero(data.weight)
@@ -70,7 +76,7 @@ def build_scan_centred(observed: pd.DataFrame) -> pm.Model:
         seed = pm.Exponential("seed", lam=m.SEED_LAM)
         y0 = pt.set_subtensor(pt.zeros(n)[0], seed)
         outputs, _ = pytensor.scan(
-            fn=lambda t, gt, y, r: pt.set_subtensor(y[t], pt.sum(r * y * gt)),
+            fn=_renewal_step,
             sequences=[pt.arange(1, n), gt_matrix],
             outputs_info=y0,
             non_sequences=r_t,

@@ -26,10 +26,11 @@ def _fit(variant, region, preset, seed, out_dir, run_date, timeout):
     cmd = [sys.executable, "-m", "benchmarks._child", variant, region, preset, str(seed)]
     cmd += [str(out_dir), run_date]
     print(f"  fitting {variant} on {region} with preset {preset} ...", flush=True)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    # stderr (the samplers' logs) goes straight to ours, for progress.
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=timeout, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode or not lines:
-        raise RuntimeError(f"{variant}/{region} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"{variant}/{region} failed with exit code {proc.returncode}")
     result = json.loads(lines[-1][len("RESULT ") :])
     (out_dir / f"{variant}-{region}.json").write_text(json.dumps(result, indent=1))
     return result
