@@ -68,8 +68,12 @@ def raw_counts(context: dg.AssetExecutionContext) -> bytes:
         location = sources.source_location()
         context.log.info(f"fetching COVID source {location}")
         data, origin = sources.gzip_bytes(sources.fetch_source(location)), location
-    table = sources.read_source(data, name=origin)
-    cov = sources.check_run_date(table, run_date, name=origin)
+    try:
+        table = sources.read_source(data, name=origin)
+        cov = sources.check_run_date(table, run_date, name=origin)
+    except sources.SourceError as exc:
+        # A Failure shows the message itself in the UI, not a wrapped traceback.
+        raise dg.Failure(description=str(exc)) from None
     context.log.info(f"{origin}: {len(table)} rows, {table.attrs['format']} format")
     context.add_output_metadata(
         {

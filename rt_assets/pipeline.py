@@ -62,7 +62,13 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data:
             err = event.step_failure_data.error
-            messages.append(err.message.strip() if err else "step failed")
+            user = event.step_failure_data.user_failure_data
+            while err is not None and err.cause is not None:
+                err = err.cause  # the user's exception, not Dagster's wrapper
+            if user is not None and user.description:
+                messages.append(user.description)
+            else:
+                messages.append(err.message.strip() if err else "step failed")
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if data is not None and not data.passed:

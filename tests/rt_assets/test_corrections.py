@@ -18,10 +18,10 @@ def test_daily_counts_clip_negative_changes_and_exclude_no_signal_days(archive_b
     source = sources.read_source(archive_bytes)
     out = corrections.process_counts(source, "2020-04-06", table(""))
     assert list(out.columns) == corrections.PROCESSED_COLUMNS
-    bb = out[out["region"] == "BB"].set_index(out[out["region"] == "BB"]["date"].dt.day)
-    # BB positive went 7 -> 6: clipped to 0, not negative
+    bb = out[out["region"] == "NH"].set_index(out[out["region"] == "NH"]["date"].dt.day)
+    # NH positive went 7 -> 6: clipped to 0, not negative
     assert bb.loc[4, "positive"] == 0.0 and bb.loc[4, "total"] == 30.0
-    aa = out[out["region"] == "AA"].set_index(out[out["region"] == "AA"]["date"].dt.day)
+    aa = out[out["region"] == "VT"].set_index(out[out["region"] == "VT"]["date"].dt.day)
     # first day dropped (no previous day to difference); blank positive counted as 0
     assert list(aa.index) == [2, 3, 4, 5]
     assert list(aa["positive"]) == [10, 5, 10, 15]
@@ -33,7 +33,7 @@ def test_daily_counts_clip_negative_changes_and_exclude_no_signal_days(archive_b
 def test_positives_at_least_tests_are_excluded_not_zeroed():
     src = pd.DataFrame(
         {
-            "region": "AA",
+            "region": "VT",
             "date": pd.date_range("2020-04-01", periods=4),
             "positive_cumulative": [0.0, 10.0, 30.0, 35.0],
             "tests_cumulative": [0.0, 100.0, 110.0, 200.0],
@@ -48,14 +48,14 @@ def test_positives_at_least_tests_are_excluded_not_zeroed():
 
 def test_table_actions_offset_set_exclude_drop_and_inactive(archive_bytes):
     rows = (
-        "1,BB,,,drop_region,,,true,territory,test,\n"
-        "2,AA,2020-04-04,,offset_cumulative,positive,-8,true,dump of 8 cases,test,\n"
-        "3,AA,2020-04-02,2020-04-03,set_daily,tests,75,true,lumped tests,test,\n"
-        "4,AA,2020-04-05,2020-04-05,exclude,,,true,bad day,test,\n"
-        "5,AA,2020-04-05,,offset_cumulative,tests,1000,false,not in this vintage,test,why\n"
+        "1,NH,,,drop_region,,,true,territory,test,\n"
+        "2,VT,2020-04-04,,offset_cumulative,positive,-8,true,dump of 8 cases,test,\n"
+        "3,VT,2020-04-02,2020-04-03,set_daily,tests,75,true,lumped tests,test,\n"
+        "4,VT,2020-04-05,2020-04-05,exclude,,,true,bad day,test,\n"
+        "5,VT,2020-04-05,,offset_cumulative,tests,1000,false,not in this vintage,test,why\n"
     )
     out = corrections.process_counts(sources.read_source(archive_bytes), "2020-04-06", table(rows))
-    assert set(out["region"]) == {"AA"}
+    assert set(out["region"]) == {"VT"}
     aa = out.set_index(out["date"].dt.day)
     assert list(aa["positive"]) == [10, 5, 2, 15]  # 10 - 8 on the dump day
     assert list(aa["total"]) == [75, 75, 100, 150]  # inactive offset not applied
@@ -68,11 +68,11 @@ def test_table_actions_offset_set_exclude_drop_and_inactive(archive_bytes):
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ("1,AA,2020-01-01,,explode,,,true,r,s,\n", "unknown action 'explode'"),
-        ("1,AA,2020-01-01,,exclude,,,true,,s,\n", "needs a reason"),
-        ("1,AA,2020-01-01,,set_daily,deaths,1,true,r,s,\n", "column must be"),
-        ("1,AA,2020-13-01,,exclude,,,true,r,s,\n", "bad date"),
-        ("1,AA,2020-01-01,,exclude,,,maybe,r,s,\n", "active must be"),
+        ("1,VT,2020-01-01,,explode,,,true,r,s,\n", "unknown action 'explode'"),
+        ("1,VT,2020-01-01,,exclude,,,true,,s,\n", "needs a reason"),
+        ("1,VT,2020-01-01,,set_daily,deaths,1,true,r,s,\n", "column must be"),
+        ("1,VT,2020-13-01,,exclude,,,true,r,s,\n", "bad date"),
+        ("1,VT,2020-01-01,,exclude,,,maybe,r,s,\n", "active must be"),
     ],
 )
 def test_malformed_table_rows_are_named(row, message):

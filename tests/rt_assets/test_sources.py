@@ -10,7 +10,7 @@ def test_archive_format_normalised(archive_bytes):
     table = sources.read_source(archive_bytes, "fixture")
     assert table.attrs["format"] == sources.ARCHIVE
     assert list(table.columns) == sources.NORMALISED_COLUMNS
-    aa = table[table["region"] == "AA"]
+    aa = table[table["region"] == "VT"]
     assert list(aa["date"].dt.strftime("%Y-%m-%d")) == [
         "2020-04-01", "2020-04-02", "2020-04-03", "2020-04-04", "2020-04-05"
     ]  # fmt: skip
@@ -37,7 +37,7 @@ def test_gzip_and_plain_read_the_same(archive_bytes):
 
 
 def test_bad_dates_name_rows():
-    bad = b"date,state,positive,totalTestResults\n2020-04-01,AA,1,2\n04/02/2020,AA,2,3\n"
+    bad = b"date,state,positive,totalTestResults\n2020-04-01,VT,1,2\n04/02/2020,VT,2,3\n"
     with pytest.raises(sources.SourceError, match=r"rows \[3\] hold \['04/02/2020'\]"):
         sources.read_source(bad, "bad.csv")
 
@@ -46,11 +46,11 @@ def test_missing_columns_are_named():
     with pytest.raises(sources.SourceError, match="needs columns 'date' and 'state'"):
         sources.read_source(b"day,region\n1,2\n", "x.csv")
     with pytest.raises(sources.SourceError, match="totalTestResults"):
-        sources.read_source(b"date,state,positive\n20200401,AA,1\n", "x.csv")
+        sources.read_source(b"date,state,positive\n20200401,VT,1\n", "x.csv")
 
 
 def test_duplicate_rows_are_rejected():
-    dup = b"date,state,positive,total\n20200401,AA,1,2\n20200401,AA,2,3\n"
+    dup = b"date,state,positive,total\n20200401,VT,1,2\n20200401,VT,2,3\n"
     with pytest.raises(sources.SourceError, match="duplicate"):
         sources.read_source(dup, "dup.csv")
 

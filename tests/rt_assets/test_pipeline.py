@@ -1,0 +1,182 @@
+"""The whole rt graph through Dagster with the real lake IO manager on tmp_path.
+
+One run date early in the epidemic (short series: quick to sample) and two
+small states that pass the convergence gate with the fast preset.
+"""
+
+import gzip
+
+import dagster as dg
+import msgpack
+import pandas as pd
+import pytest
+
+from resources.io_manager import LakeIOManager
+from rt_assets import assets
+from rt_assets.pipeline import ALL_ASSETS, run_daily, run_publication
+from rt_assets.summary import RT_CSV_COLUMNS
+
+DATE = "2020-05-15"
+STATES = ["VT", "NH"]
+HEADER = ",".join(RT_CSV_COLUMNS)
+
+
+def _resources(lake) -> dict:
+    return {"io_manager": LakeIOManager(base_url=str(lake)), **assets.RT_RESOURCES}
+
+
+@pytest.fixture(scope="module")
+def daily(tmp_path_factory):
+    lake = tmp_path_factory.mktemp("lake")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RT_SAMPLER_PRESET", "fast")
+        mp.delenv("COVID_SOURCE", raising=False)
+        instance = dg.DagsterInstance.ephemeral()
+        result = run_daily(DATE, STATES, instance, _resources(lake))
+        yield lake, instance, result
+
+
+def test_whole_graph_writes_the_documented_files(daily):
+    lake, instance, result = daily
+    assert result.counts_ok and result.states_ok == STATES, result.states_failed
+    assert result.published, result.publish_error
+    for path in (
+        f"rt/raw_counts/{DATE}.csv.gz",
+        f"rt/processed_counts/{DATE}.parquet",
+        f"rt/inference/{DATE}/VT.nc",
+        f"rt/inference/{DATE}/NH.nc",
+        f"rt/summary/{DATE}/VT.parquet",
+        f"rt/national_csv/{DATE}.csv",
+        f"rt/staged_msgpack/{DATE}.msgpack",
+        f"rt/published_msgpack/{DATE}.msgpack",
+        f"rt/published_csv/{DATE}.csv",
+    ):
+        assert (lake / path).is_file(), path
+    csv = (lake / f"rt/published_csv/{DATE}.csv").read_text()
+    assert csv.splitlines()[0] == HEADER
+    assert csv == (lake / f"rt/national_csv/{DATE}.csv").read_text()
+    national = pd.read_csv(lake / f"rt/published_csv/{DATE}.csv")
+    assert sorted(national["region"].unique()) == sorted(STATES)
+    assert national["date"].max() == "2020-05-14"  # data up to D-1 only
+    assert (national["lower_80"] <= national["mean"]).all()
+    assert (national["mean"] <= national["upper_80"]).all()
+
+
+def test_published_msgpack_is_the_documented_document(daily):
+    lake, _, _ = daily
+    raw = (lake / f"rt/published_msgpack/{DATE}.msgpack").read_bytes()
+    doc = msgpack.unpackb(raw, raw=False)
+    assert raw == (lake / f"rt/staged_msgpack/{DATE}.msgpack").read_bytes()
+    assert set(doc) == {"format", "run_date", "model_version", "preset", "states", "excluded"}
+    assert doc["format"] == "rtlive-msgpack/1"
+    assert doc["run_date"] == DATE and doc["preset"] == "fast"
+    from rt_assets.model import MODEL_VERSION
+
+    assert doc["model_version"] == MODEL_VERSION
+    assert list(doc["states"]) == sorted(STATES)
+    vt = doc["states"]["VT"]
+    assert set(vt) == {"dates", "mean", "median", "lower_80", "upper_80"}
+    assert vt["dates"] == sorted(vt["dates"]) and vt["dates"][-1] == "2020-05-14"
+    assert all(len(vt[k]) == len(vt["dates"]) for k in vt)
+    assert all(round(v, 4) == v for v in vt["mean"])
+    assert doc["excluded"]["NY"] == "not run for this date"
+    assert "VT" not in doc["excluded"] and len(doc["excluded"]) == 49
+
+
+def test_inference_is_stored_with_model_version_and_check_metadata(daily):
+    lake, instance, _ = daily
+    import arviz as az
+
+    idata = az.from_netcdf(lake / f"rt/inference/{DATE}/VT.nc")
+    assert idata.posterior.attrs["preset"] == "fast"
+    assert "model_version" in idata.posterior.attrs
+    records = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(["rt", "inference"]), "inference_converged"), limit=10
+    )
+    assert len(records) == len(STATES)
+    evaluation = records[0].event.dagster_event.event_specific_data
+    assert evaluation.passed
+    assert {"max_rhat", "min_ess_bulk", "min_ess_tail", "divergences"} <= set(evaluation.metadata)
+
+
+def test_warnings_refuse_promotion_and_keep_yesterday_untouched(daily):
+    lake, instance, _ = daily
+    staged = msgpack.unpackb((lake / f"rt/staged_msgpack/{DATE}.msgpack").read_bytes(), raw=False)
+    # Yesterday's production said something quite different for VT.
+    yesterday = "2020-05-14"
+    previous = dict(staged, run_date=yesterday)
+    previous["states"] = {
+        k: dict(v, mean=[m + 0.5 for m in v["mean"]]) for k, v in staged["states"].items()
+    }
+    prev_msgpack = lake / f"rt/published_msgpack/{yesterday}.msgpack"
+    prev_csv = lake / f"rt/published_csv/{yesterday}.csv"
+    prev_msgpack.write_bytes(msgpack.packb(previous, use_bin_type=True))
+    prev_csv.write_text(HEADER + "\nyesterday's production\n")
+    before = (prev_msgpack.read_bytes(), prev_csv.read_bytes())
+    today = [lake / f"rt/published_msgpack/{DATE}.msgpack", lake / f"rt/published_csv/{DATE}.csv"]
+    for path in today:
+        path.unlink()
+
+    refused = run_publication(DATE, instance, _resources(lake))
+    assert not refused.success
+    failure = next(e for e in refused.all_events if e.is_step_failure)
+    message = failure.step_failure_data.user_failure_data.description
+    assert "refusing to publish 2020-05-15" in message and "approve_warnings" in message
+    assert "VT" in message
+    assert (prev_msgpack.read_bytes(), prev_csv.read_bytes()) == before
+    assert not any(path.exists() for path in today)
+    check = refused.get_asset_check_evaluations()
+    assert [c.passed for c in check] == [False]
+
+    approved = run_publication(DATE, instance, _resources(lake), approve_warnings=True)
+    assert approved.success
+    assert all(path.exists() for path in today)
+    assert (prev_msgpack.read_bytes(), prev_csv.read_bytes()) == before
+
+
+def test_raw_snapshot_is_immutable_and_v1_sources_work(tmp_path, monkeypatch):
+    from tests.rt_assets.conftest import V1_CSV
+
+    v1 = tmp_path / "daily.csv"
+    v1.write_text(V1_CSV)
+    monkeypatch.setenv("COVID_SOURCE", str(v1))
+    resources = _resources(tmp_path / "lake")
+    selection = [assets.raw_counts, assets.processed_counts]
+    assert dg.materialize(
+        ALL_ASSETS, selection=selection, partition_key="2020-04-05", resources=resources
+    ).success
+    stored = tmp_path / "lake/rt/raw_counts/2020-04-05.csv.gz"
+    assert gzip.decompress(stored.read_bytes()) == V1_CSV.encode()
+    processed = pd.read_parquet(tmp_path / "lake/rt/processed_counts/2020-04-05.parquet")
+    assert list(processed["total"]) == [50.0, 100.0]  # 2020-04-03 and -04, not -05
+
+    # The source changes afterwards: the snapshot for that date stays as first fetched.
+    v1.write_text(V1_CSV.replace("20200404,VT,25", "20200404,VT,26"))
+    before = stored.read_bytes()
+    result = dg.materialize(
+        ALL_ASSETS, selection=[assets.raw_counts], partition_key="2020-04-05", resources=resources
+    )
+    assert result.success
+    assert stored.read_bytes() == before
+    meta = result.asset_materializations_for_node("rt__raw_counts")[0].metadata
+    assert meta["source"].value.startswith("kept existing snapshot")
+
+
+def test_run_date_outside_the_source_fails_naming_the_range(tmp_path, monkeypatch):
+    from tests.rt_assets.conftest import V1_CSV
+
+    v1 = tmp_path / "daily.csv"
+    v1.write_text(V1_CSV)
+    monkeypatch.setenv("COVID_SOURCE", str(v1))
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=[assets.raw_counts],
+        partition_key="2020-06-01",
+        resources=_resources(tmp_path / "lake"),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.user_failure_data.description
+    assert "covers 2020-04-02 to 2020-04-05" in message
+    assert not (tmp_path / "lake/rt/raw_counts/2020-06-01.csv.gz").exists()
