@@ -29,7 +29,7 @@ from importlib import resources
 
 import pandas as pd
 
-from rt_assets.sources import as_of
+from rt_assets.sources import STATES, as_of
 
 ACTIONS = ("drop_region", "offset_cumulative", "set_daily", "exclude")
 TABLE_COLUMNS = [
@@ -135,6 +135,15 @@ def _region_counts(rows: pd.DataFrame, corrections: pd.DataFrame) -> pd.DataFram
         start, end = _days(c)
         span = (days >= start) & (days <= end) & (reasons == "")
         reasons.loc[span] = f"correction {c['id']}: {c['reason']}"
+    # A falling cumulative count is a revision or a typo: its day is clipped to
+    # zero above, and carries no weight rather than a false "no new cases".
+    for column, series in adjusted.items():
+        change = series.diff()
+        fell = (change < 0) & (reasons == "")
+        reasons.loc[fell] = [
+            f"cumulative {column} fell by {-v:g} (negative change clipped to 0)"
+            for v in change[fell]
+        ]
     no_signal = (daily["positive"] >= daily["tests"]) & (reasons == "")
     reasons.loc[no_signal] = POSITIVES_GE_TESTS
 
@@ -167,9 +176,10 @@ def process_counts(
     table = table[table["active"] == "true"]
     visible = as_of(source, run_date)
     dropped = set(table.loc[table["action"] == "drop_region", "region"])
+    unknown = set(unknown_regions(visible, table))
     frames = []
     for region, rows in visible.groupby("region", sort=True):
-        if region in dropped or len(rows) < 2:
+        if region in dropped or region in unknown or len(rows) < 2:
             continue
         counts = _region_counts(rows.drop(columns="region"), table[table["region"] == region])
         counts.insert(0, "region", region)
@@ -179,6 +189,18 @@ def process_counts(
     out = pd.concat(frames, ignore_index=True)[PROCESSED_COLUMNS]
     out["date"] = out["date"].astype("datetime64[ns]")
     return out
+
+
+def unknown_regions(source: pd.DataFrame, corrections: pd.DataFrame | None = None) -> dict:
+    """Region codes that are neither published states nor known-and-dropped, with row counts.
+
+    Their rows are left out of the processed counts (a new or mistyped code
+    must not block the others) and reported in the asset's metadata.
+    """
+    table = corrections if corrections is not None else load_corrections()
+    known = set(STATES) | set(table.loc[table["action"] == "drop_region", "region"])
+    counts = source.loc[~source["region"].isin(known), "region"].value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items())}
 
 
 def observed_for_model(processed: pd.DataFrame, region: str) -> pd.DataFrame:
