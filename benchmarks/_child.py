@@ -7,6 +7,7 @@ line: timings (build+compile, sampling, total), peak RSS, and convergence of r_t
 
 import json
 import logging
+import os
 import resource
 import sys
 import time
@@ -37,6 +38,9 @@ def run(variant: str, region: str, preset_name: str, seed: int, out_dir: Path, r
                     draws=preset.draws,
                     tune=preset.tune,
                     chains=preset.chains,
+                    # rt.live asked for cores=4; PyMC's own default here would be 1 (it
+                    # halves the CPU count for hyper-threads), so give it every CPU.
+                    cores=min(preset.chains, os.cpu_count() or 1),
                     target_accept=preset.target_accept,
                     random_seed=seed,
                     progressbar=False,
