@@ -1,0 +1,112 @@
+"""A step process is killed: the run is reported failed, and re-running from failure completes.
+
+The rt counts phase runs with Dagster's multiprocess executor (each step in its
+own process) against a real on-disk instance. ``COVID_SOURCE`` is a named pipe
+nobody writes to, so ``rt/raw_counts`` is certainly inside its step, blocked on
+the read, when the test SIGKILLs that step's process (its pid is the one the
+step's own events carry): what an OOM kill or an evicted pod does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import dagster as dg
+
+from tests.reliability.cases import BAD_DAY, CORPUS
+from tests.reliability.conftest import published_under, rt_env
+from tests.reliability.fault_jobs import counts_job
+
+DAY = BAD_DAY
+# Step processes fork from one server that imported the code once: a step
+# starts in a fraction of a second instead of re-importing PyMC each time.
+FORKSERVER = {
+    "execution": {
+        "config": {
+            "multiprocess": {
+                "start_method": {"forkserver": {"preload_modules": ["rt_assets.assets"]}}
+            }
+        }
+    }
+}
+TAGS = {"dagster/partition": DAY}
+
+
+def wait_for_step_pid(instance: dg.DagsterInstance, step_key: str, timeout_s: float) -> int:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for record in instance.get_event_records(
+            dg.EventRecordsFilter(event_type=dg.DagsterEventType.STEP_START), limit=50
+        ):
+            entry = record.event_log_entry
+            pid = entry.dagster_event.pid if entry.dagster_event else None
+            if entry.step_key == step_key and pid and pid != os.getpid():
+                return pid
+        time.sleep(0.2)
+    raise AssertionError(f"step {step_key} did not start within {timeout_s}s")
+
+
+def release(fifo) -> None:
+    """Give any reader still blocked on the pipe an end of file (cleanup on failure)."""
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # no reader left: nothing is blocked
+        return
+    os.close(fd)
+
+
+def test_killed_step_fails_the_run_and_reexecution_completes(tmp_path, monkeypatch):
+    lake = tmp_path / "lake"
+    fifo = tmp_path / "source.csv"
+    os.mkfifo(fifo)
+    rt_env(monkeypatch, lake, fifo)
+    job = dg.reconstructable(counts_job)
+    outcome: dict = {}
+
+    (tmp_path / "dagster_home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+
+        def run() -> None:
+            with dg.execute_job(
+                job, instance=instance, tags=TAGS, run_config=FORKSERVER, raise_on_error=False
+            ) as result:
+                outcome["success"] = result.success
+                outcome["run_id"] = result.run_id
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        try:
+            pid = wait_for_step_pid(instance, "rt__raw_counts", timeout_s=180)
+            os.kill(pid, signal.SIGKILL)
+            thread.join(timeout=180)
+        finally:
+            release(fifo)
+        assert not thread.is_alive(), "the run hangs after its step process was killed"
+
+        assert outcome["success"] is False
+        run_id = outcome["run_id"]
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+        events = [e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event]
+        failures = [e for e in events if e.is_step_failure]
+        assert [e.step_key for e in failures] == ["rt__raw_counts"]
+        assert not (lake / f"rt/raw_counts/{DAY}.csv.gz").exists()
+        assert not list(lake.rglob("*.tmp")), "a half-written temporary file was left"
+
+        monkeypatch.setenv("COVID_SOURCE", str(CORPUS / "covid_good.csv"))
+        options = dg.ReexecutionOptions.from_failure(run_id, instance)
+        with dg.execute_job(
+            job,
+            instance=instance,
+            reexecution_options=options,
+            tags=TAGS,
+            run_config=FORKSERVER,
+            raise_on_error=False,
+        ) as again:
+            assert again.success
+            assert again.dagster_run.parent_run_id == run_id
+        assert (lake / f"rt/raw_counts/{DAY}.csv.gz").exists()
+        assert (lake / f"rt/processed_counts/{DAY}.parquet").exists()
+        assert published_under(lake) == []
