@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 DEFAULT_DATE = "2021-03-07"
-# Small states with short compile-to-sample times that pass the convergence gate
-# with the fast preset on the default date.
-DEFAULT_STATES = ("VT", "WY")
+# Two states that pass the convergence gate with the fast preset on the default
+# date (measured: VT and NY do not reach r_hat <= 1.1 with it there).
+DEFAULT_STATES = ("CA", "WY")
 
 DAGSTER_YAML = """\
 # Written by `python -m rt_assets.demo`: local run storage for the demo and the UI.
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for noisy in ("numba", "pytensor", "arviz", "matplotlib", "h5py"):
+    for noisy in ("numba", "pytensor", "arviz", "matplotlib", "h5py", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     home = ensure_dagster_home()

@@ -76,7 +76,12 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
     return "; ".join(messages) or "run failed"
 
 
+# Dagster's console logger defaults to DEBUG: step plumbing would drown the progress lines.
+CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
 def _materialize(selection: list, partition_key: str, instance, resources, run_config=None):
+    run_config = {**CONSOLE_INFO, **(run_config or {})}
     return dg.materialize(
         ALL_ASSETS,
         selection=selection,
