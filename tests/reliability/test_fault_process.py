@@ -10,6 +10,7 @@ step's own events carry): what an OOM kill or an evicted pod does.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 import time
@@ -95,7 +96,10 @@ def test_killed_step_fails_the_run_and_reexecution_completes(tmp_path, monkeypat
         assert not (lake / f"rt/raw_counts/{DAY}.csv.gz").exists()
         assert not list(lake.rglob("*.tmp")), "a half-written temporary file was left"
 
-        monkeypatch.setenv("COVID_SOURCE", str(CORPUS / "covid_good.csv"))
+        # The same COVID_SOURCE path now holds the good file (step processes fork
+        # from a server started with the first run's environment).
+        fifo.unlink()
+        shutil.copyfile(CORPUS / "covid_good.csv", fifo)
         options = dg.ReexecutionOptions.from_failure(run_id, instance)
         with dg.execute_job(
             job,
