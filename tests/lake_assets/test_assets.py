@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from lake_assets import assets
 from lake_assets.nycflights import NYCFLIGHTS_ROWS
-from lake_assets.warehouse import TABLE_NAME
+from lake_assets.warehouse import count_rows
 from resources.io_manager import LakeIOManager
 from resources.warehouse import WarehouseResource
 
@@ -33,8 +33,7 @@ def test_materialize_the_lake_on_nycflights(tmp_path, monkeypatch):
     assert len(anomalies) == 1095 and anomalies["robust_flag"].sum() > 0
 
     engine = sa.create_engine(f"sqlite:///{db}")
-    with engine.connect() as conn:
-        assert conn.execute(sa.text(f"SELECT count(*) FROM {TABLE_NAME}")).scalar_one() == 1095
+    assert count_rows(engine) == 1095
     engine.dispose()
 
     events = {

@@ -35,7 +35,7 @@ def engine(request, tmp_path):
         url = request.getfixturevalue("postgres_url")
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP TABLE IF EXISTS {warehouse.TABLE_NAME}"))
+        warehouse.delay_table.drop(conn, checkfirst=True)
     yield engine
     engine.dispose()
 
