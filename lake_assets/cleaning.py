@@ -16,13 +16,16 @@ from __future__ import annotations
 import gzip
 import io
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from lake_assets.schema import (
     CANONICAL_COLUMNS,
@@ -89,27 +92,11 @@ def read_raw(data: bytes, source: str = "raw file") -> tuple[pa.Table, list[str]
     """
     data = _decompressed(data)
     names = _header_columns(data, source)
-    column_names = [n if n else "_trailing" for n in names]
     malformed: list[str] = []
 
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        malformed.append(row.text)
-        return "skip"
-
     def parse(types: dict[str, pa.DataType]) -> pa.Table:
-        return pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(
-                column_names=column_names, skip_rows=1, block_size=1 << 24
-            ),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types,
-                include_columns=list(CANONICAL_COLUMNS),
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
+        options = _csv_options(names, types, malformed, block_size=1 << 24)
+        return pacsv.read_csv(io.BytesIO(data), **options)
 
     try:
         return parse(RAW_READ_TYPES), malformed
@@ -176,8 +163,8 @@ def _minutes_part(hhmm: pa.Array) -> pa.Array:
     return pc.subtract(hhmm, pc.multiply(pc.floor(pc.divide(hhmm, 100.0)), 100.0))
 
 
-def clean(table: pa.Table, year: int, malformed: list[str] | None = None) -> CleanResult:
-    """Type, check and de-duplicate the raw rows of one year."""
+def _typed_and_reasons(table: pa.Table, year: int) -> tuple[pa.Table, _Reasons]:
+    """The silver columns of raw rows, and the first rule each row broke."""
     n = table.num_rows
     reasons = _Reasons(n)
     cols: dict[str, pa.Array] = {}
@@ -237,29 +224,72 @@ def clean(table: pa.Table, year: int, malformed: list[str] | None = None) -> Cle
     cols["distance"] = floats["DISTANCE"]
     for name in SILVER_REQUIRED:
         reasons.add(pc.is_null(cols[name]), f"missing {name.upper()}")
+    return pa.table([cols[f.name] for f in SILVER_SCHEMA], schema=SILVER_SCHEMA), reasons
 
-    typed = pa.table([cols[f.name] for f in SILVER_SCHEMA], schema=SILVER_SCHEMA)
-    is_bad = reasons.code > 0
-    quarantine = typed.filter(pa.array(is_bad))
-    quarantine = quarantine.append_column("reason", reasons.strings(is_bad)).append_column(
-        "raw_line", pa.nulls(quarantine.num_rows, pa.string())
-    )
-    if malformed:
-        quarantine = pa.concat_tables([quarantine, _malformed_rows(malformed)])
-    good = typed.filter(pa.array(~is_bad))
-    silver, duplicates = drop_duplicate_flights(good)
 
-    reason_counts = Counter(quarantine["reason"].to_pylist()) if quarantine.num_rows else Counter()
-    counts = {
-        "rows_read": n + len(malformed or []),
-        "malformed_rows": len(malformed or []),
-        "quarantined_rows": quarantine.num_rows,
-        "duplicates_dropped": duplicates,
-        "silver_rows": silver.num_rows,
-        "cancelled": int(pc.sum(silver["cancelled"]).as_py() or 0),
-        "diverted": int(pc.sum(silver["diverted"]).as_py() or 0),
-    }
-    return CleanResult(silver, quarantine, counts, dict(sorted(reason_counts.items())))
+class SilverCleaner:
+    """Cleans a year batch by batch, remembering what it has seen across batches.
+
+    The counts, the quarantine reasons and the duplicate detection cover every
+    batch given so far, so a 7-million-row year can be cleaned in pieces of a
+    few hundred thousand rows with the same result as in one piece.
+    """
+
+    def __init__(self, year: int) -> None:
+        self.year = year
+        self.keys = FlightKeys(year)
+        self.counts = dict.fromkeys(
+            (
+                "rows_read",
+                "malformed_rows",
+                "quarantined_rows",
+                "duplicates_dropped",
+                "silver_rows",
+                "cancelled",
+                "diverted",
+            ),
+            0,
+        )
+        self.reasons: Counter[str] = Counter()
+
+    def clean_batch(
+        self, table: pa.Table, malformed: list[str] | None = None
+    ) -> tuple[pa.Table, pa.Table]:
+        """Silver rows and quarantined rows of one batch of raw rows."""
+        malformed = malformed or []
+        typed, reasons = _typed_and_reasons(table, self.year)
+        is_bad = reasons.code > 0
+        quarantine = typed.filter(pa.array(is_bad))
+        quarantine = quarantine.append_column("reason", reasons.strings(is_bad)).append_column(
+            "raw_line", pa.nulls(quarantine.num_rows, pa.string())
+        )
+        if malformed:
+            quarantine = pa.concat_tables([quarantine, _malformed_rows(malformed)])
+        good = typed.filter(pa.array(~is_bad))
+        first = self.keys.first_seen(good)
+        silver = good if first.all() else good.filter(pa.array(first))
+
+        if quarantine.num_rows:
+            self.reasons.update(quarantine["reason"].to_pylist())
+        c = self.counts
+        c["rows_read"] += table.num_rows + len(malformed)
+        c["malformed_rows"] += len(malformed)
+        c["quarantined_rows"] += quarantine.num_rows
+        c["duplicates_dropped"] += int((~first).sum())
+        c["silver_rows"] += silver.num_rows
+        c["cancelled"] += int(pc.sum(silver["cancelled"]).as_py() or 0)
+        c["diverted"] += int(pc.sum(silver["diverted"]).as_py() or 0)
+        return silver, quarantine
+
+    def quarantine_reasons(self) -> dict[str, int]:
+        return dict(sorted(self.reasons.items()))
+
+
+def clean(table: pa.Table, year: int, malformed: list[str] | None = None) -> CleanResult:
+    """Type, check and de-duplicate the raw rows of one year (in one piece)."""
+    cleaner = SilverCleaner(year)
+    silver, quarantine = cleaner.clean_batch(table, malformed)
+    return CleanResult(silver, quarantine, dict(cleaner.counts), cleaner.quarantine_reasons())
 
 
 def _malformed_rows(lines: list[str]) -> pa.Table:
@@ -309,6 +339,225 @@ def drop_duplicate_flights(table: pa.Table) -> tuple[pa.Table, int]:
     if dropped == 0:
         return table, 0
     return table.filter(pa.array(~duplicated)), dropped
+
+
+class FlightKeys:
+    """Exact flight identities (``FLIGHT_KEY``) seen so far, across batches.
+
+    Each identity is packed into one int64: day of the year (9 bits), clock
+    time hhmm (12), flight number (14), carrier (6) and the two airports (11
+    each) as small ids given in order of first appearance. Seen identities are
+    kept as one sorted array (8 bytes per flight: ~56 MB for a 7-million-row
+    year), merged with each batch's new ones. A row whose values do not fit
+    the widths (flight numbers above 16,383, more than 64 carriers or 2,048
+    airports: no real year has them) is identified by a 64-bit hash of its key
+    instead, in a separate set.
+    """
+
+    _WIDTHS = (("day", 9), ("crs_dep_time", 12), ("num", 14), ("carrier", 6), ("o", 11), ("d", 11))
+
+    def __init__(self, year: int) -> None:
+        self.first_day = (np.datetime64(f"{year}-01-01") - np.datetime64("1970-01-01")).astype(int)
+        self.carriers: dict[str, int] = {}
+        self.airports: dict[str, int] = {}
+        self.seen = np.empty(0, np.int64)
+        self.seen_hashed = np.empty(0, np.int64)
+
+    @staticmethod
+    def _ids(col: pa.ChunkedArray, ids: dict[str, int]) -> np.ndarray:
+        arr = col.combine_chunks()
+        names = arr.dictionary.to_pylist()
+        lookup = np.array([ids.setdefault(v, len(ids)) for v in names], dtype=np.int64)
+        return (
+            lookup[arr.indices.to_numpy(zero_copy_only=False)]
+            if len(lookup)
+            else np.zeros(len(arr), np.int64)
+        )
+
+    def _packed(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        def ints(name: str) -> np.ndarray:
+            col = table[name].combine_chunks()
+            if pa.types.is_date32(col.type):
+                col = col.cast(pa.int32())
+            return col.cast(pa.int64()).to_numpy(zero_copy_only=False)
+
+        parts = {
+            "day": ints("fl_date") - self.first_day,
+            "crs_dep_time": ints("crs_dep_time"),
+            "num": ints("op_carrier_fl_num"),
+            "carrier": self._ids(table["op_carrier"], self.carriers),
+            "o": self._ids(table["origin"], self.airports),
+            "d": self._ids(table["dest"], self.airports),
+        }
+        packed = np.zeros(table.num_rows, np.int64)
+        fits = np.ones(table.num_rows, bool)
+        for name, width in self._WIDTHS:
+            values = parts[name]
+            fits &= (values >= 0) & (values < (1 << width))
+            packed = (packed << width) | (values & ((1 << width) - 1))
+        return packed, fits
+
+    @staticmethod
+    def _first(keys: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        first = ~pd.Series(keys).duplicated(keep="first").to_numpy()
+        if len(seen):
+            pos = np.minimum(np.searchsorted(seen, keys), len(seen) - 1)
+            first &= seen[pos] != keys
+        new = np.sort(keys[first])
+        # Two sorted runs: the stable sort (timsort) merges them in linear time.
+        merged = np.concatenate([seen, new])
+        merged.sort(kind="stable")
+        return first, merged
+
+    def first_seen(self, table: pa.Table) -> np.ndarray:
+        """True for rows whose flight identity appears for the first time."""
+        if table.num_rows == 0:
+            return np.ones(0, bool)
+        packed, fits = self._packed(table)
+        first = np.ones(table.num_rows, bool)
+        first[fits], self.seen = self._first(packed[fits], self.seen)
+        if not fits.all():
+            rest = table.filter(pa.array(~fits)).select(list(FLIGHT_KEY)).to_pandas()
+            hashed = pd.util.hash_pandas_object(rest.astype(str), index=False).to_numpy()
+            first[~fits], self.seen_hashed = self._first(hashed.view(np.int64), self.seen_hashed)
+        return first
+
+
+def _csv_options(
+    names: list[str], types: dict[str, pa.DataType], malformed: list[str], block_size: int
+):
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        malformed.append(row.text)
+        return "skip"
+
+    return dict(
+        read_options=pacsv.ReadOptions(
+            column_names=[n if n else "_trailing" for n in names],
+            skip_rows=1,
+            block_size=block_size,
+        ),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types,
+            include_columns=list(CANONICAL_COLUMNS),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+
+
+STREAM_BLOCK_BYTES = 64 << 20
+
+
+def open_decompressed(fh: BinaryIO) -> BinaryIO:
+    """``fh`` itself, or a gunzipping reader over it if it holds gzip (closing it closes both)."""
+    head = fh.read(2)
+    fh.seek(0)
+    if head != b"\x1f\x8b":
+        return fh
+    return _GzipOwning(fh)
+
+
+class _GzipOwning(gzip.GzipFile):
+    def __init__(self, fh: BinaryIO) -> None:
+        super().__init__(fileobj=fh, mode="rb")
+        self._owned = fh
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._owned.close()
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+def _first_line(fh: BinaryIO) -> bytes:
+    return fh.readline(1 << 20)
+
+
+@dataclass
+class StreamResult:
+    """What ``clean_to_parquet`` wrote: counts, reasons, the quarantine and a silver sample."""
+
+    counts: dict[str, int]
+    quarantine_reasons: dict[str, int]
+    quarantine: pa.Table
+    silver_sample: pa.Table
+    batches: int
+
+
+def clean_to_parquet(
+    open_source: Callable[[], BinaryIO],
+    year: int,
+    silver_path: str,
+    source: str = "raw file",
+    block_size: int = STREAM_BLOCK_BYTES,
+) -> StreamResult:
+    """Read the raw CSV in blocks, clean each and append it to a silver Parquet file.
+
+    ``open_source`` opens the raw file (plain or gzip) from its start; it is
+    called again if a value is not a number, to re-read everything as text
+    (``clean`` then quarantines the rows it cannot convert). Memory stays at
+    a few blocks whatever the size of the year; the quarantine is kept in
+    memory (it is small by nature) and returned.
+    """
+    try:
+        return _clean_stream(open_source, year, silver_path, source, block_size, RAW_READ_TYPES)
+    except pa.ArrowInvalid:
+        text = dict.fromkeys(CANONICAL_COLUMNS, pa.string())
+        return _clean_stream(open_source, year, silver_path, source, block_size, text)
+
+
+def _clean_stream(open_source, year, silver_path, source, block_size, types) -> StreamResult:
+    with open_source() as raw:
+        fh = open_decompressed(raw)
+        names = _header_columns(_first_line(fh), source)
+    cleaner = SilverCleaner(year)
+    malformed: list[str] = []
+    quarantine: list[pa.Table] = []
+    sample = None
+    batches = 0
+    with (
+        open_source() as raw,
+        pq.ParquetWriter(silver_path, SILVER_SCHEMA, compression="zstd") as writer,
+    ):
+        reader = pacsv.open_csv(
+            open_decompressed(raw), **_csv_options(names, types, malformed, block_size)
+        )
+        for batch in reader:
+            taken, malformed[:] = list(malformed), []
+            silver, bad = cleaner.clean_batch(pa.Table.from_batches([batch]), taken)
+            check_silver_schema(silver)
+            writer.write_table(silver)
+            if bad.num_rows:
+                quarantine.append(bad)
+            if sample is None and silver.num_rows:
+                sample = silver.slice(0, 1000)
+            batches += 1
+        if malformed:  # lines skipped after the last block was delivered
+            _, bad = cleaner.clean_batch(pa.Table.from_batches([], schema=reader.schema), malformed)
+            quarantine.append(bad)
+    q = pa.concat_tables(quarantine) if quarantine else QUARANTINE_SCHEMA.empty_table()
+    return StreamResult(
+        dict(cleaner.counts),
+        cleaner.quarantine_reasons(),
+        q,
+        sample if sample is not None else SILVER_SCHEMA.empty_table(),
+        batches,
+    )
+
+
+GOLD_INPUT_COLUMNS = ["fl_date", "origin", "dep_delay", "cancelled", "diverted"]
+
+
+def read_silver_for_gold(source: str | BinaryIO) -> pa.Table:
+    """Only the silver columns the daily aggregate needs (~14 bytes a flight)."""
+    return pq.read_table(source, columns=GOLD_INPUT_COLUMNS)
 
 
 def _pandas_type(arrow_type: pa.DataType):  # noqa: ANN202
