@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 DEFAULT_DATE = "2021-03-07"
-# Two states that pass the convergence gate with the fast preset on the default
-# date (measured: VT and NY do not reach r_hat <= 1.1 with it there).
-DEFAULT_STATES = ("CA", "WY")
+# Two states that passed the convergence gate with the fast preset on the default
+# date when measured (r_hat 1.045 and 1.092); NY, CA, VT and AK did not (1.10-1.27).
+DEFAULT_STATES = ("DE", "WY")
 
 DAGSTER_YAML = """\
 # Written by `python -m rt_assets.demo`: local run storage for the demo and the UI.
