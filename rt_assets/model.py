@@ -363,11 +363,14 @@ def fit(
     """Build and sample the model for one state; same inputs and seed, same posterior."""
     import nutpie  # imported here: it starts a thread pool, only sampling needs it
 
-    cores = int(os.environ.get(CORES_ENV, "0") or 0) or preset.cores or preset.chains
-
     preset = _as_preset(preset)
+    cores = int(os.environ.get(CORES_ENV, "0") or 0) or preset.cores or preset.chains
     started = time.perf_counter()
-    model = build_model(observed)
+    try:
+        model = build_model(observed)
+    except ValueError as exc:
+        # Say which state: the message ends up in a step failure of a date|state run.
+        raise ValueError(f"{region or 'region'}: cannot fit the model: {exc}") from exc
     data: PreparedData = model.rt_prepared  # type: ignore[attr-defined]
     log.info(
         "%s: %d days (%s to %s, %d in the likelihood), preset %s",
