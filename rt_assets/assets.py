@@ -108,6 +108,9 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
     table = sources.read_source(raw_counts, name=f"rt/raw_counts {context.partition_key}")
     processed = corrections.process_counts(table, context.partition_key)
     excluded = corrections.exclusion_summary(processed)
+    unknown = corrections.unknown_regions(sources.as_of(table, context.partition_key))
+    if unknown:
+        context.log.warning(f"left out rows of unknown region codes (code: rows): {unknown}")
     context.add_output_metadata(
         {
             "rows": len(processed),
@@ -115,6 +118,7 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
             "last_date": str(processed["date"].max().date()) if len(processed) else "",
             "excluded_days": int(processed["excluded"].sum()),
             "corrections_version": corrections.corrections_version(),
+            "unknown_regions": dg.MetadataValue.json(unknown),
             "excluded_by_reason": _md_table(
                 excluded.groupby("exclusion_reason", as_index=False)["days"].sum(), 40
             ),
