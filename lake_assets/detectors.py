@@ -38,6 +38,9 @@ ARIMA_THRESHOLD = 3.0
 ROBUST_THRESHOLD = 3.5
 ROBUST_MAX_FLAGS = 10  # per airport and year: incidents are rare by definition
 MAD_TO_SIGMA = 1.4826
+TREND_DAYS = 29  # robust trend window: far longer than a 1-2 day incident
+SCALE_DAYS = 121  # rolling MAD window: the noise level follows the seasons
+ROBUST_PEERS = 8  # airports whose residuals move most with this one (its "region")
 
 
 @dataclass
@@ -97,22 +100,6 @@ def arima(
     return score, score > threshold, order
 
 
-def log_delay(values: np.ndarray) -> np.ndarray:
-    """Log-like scale for delays in minutes that may be negative (asinh: log for large values)."""
-    return np.arcsinh(np.asarray(values, dtype=float) / 5.0)
-
-
-def stl_residuals(values: pd.Series) -> pd.Series:
-    """Remainder of a robust weekly STL of the log-scaled series (missing days interpolated)."""
-    from statsmodels.tsa.seasonal import STL
-
-    z = pd.Series(log_delay(values.to_numpy()), index=values.index)
-    filled = z.interpolate(limit_direction="both")
-    fit = STL(filled, period=7, seasonal=7, trend=15, robust=True).fit()
-    resid = pd.Series(fit.resid, index=values.index)
-    return resid.where(z.notna())
-
-
 def mad_score(resid: np.ndarray) -> np.ndarray:
     """(r - median) / (1.4826 MAD): a z-score that a few huge outliers cannot inflate."""
     r = np.asarray(resid, dtype=float)
@@ -134,12 +121,96 @@ def cap_flags(score: np.ndarray, threshold: float, max_flags: int) -> np.ndarray
     return flags
 
 
+def _rolling_median(frame: pd.DataFrame, window: int, min_periods: int) -> pd.DataFrame:
+    return frame.rolling(window, center=True, min_periods=min_periods).median()
+
+
+def seasonal_residuals(delay: pd.DataFrame) -> pd.DataFrame:
+    """Daily delay minus a robust baseline, per airport (one column each).
+
+    Baseline: a long centred rolling median (``TREND_DAYS``: an incident of
+    one or two days cannot move it) plus the airport's weekly profile (median
+    deviation from the trend per day of the week), estimated twice so that
+    each is fitted on data cleared of the other.
+    """
+    dow = delay.index.dayofweek
+    trend = _rolling_median(delay, TREND_DAYS, TREND_DAYS // 3)
+    weekly = (delay - trend).groupby(dow).median()
+    seasonal = weekly.reindex(dow).set_axis(delay.index)
+    trend = _rolling_median(delay - seasonal, TREND_DAYS, TREND_DAYS // 3)
+    weekly = (delay - trend).groupby(dow).median()
+    seasonal = weekly.reindex(dow).set_axis(delay.index)
+    return delay - trend - seasonal
+
+
+def _peer_consensus(resid: pd.DataFrame, peers: int) -> pd.DataFrame:
+    """Per airport and day: the median residual of the ``peers`` airports that move most with it.
+
+    Regional bad weather hits a group of airports on the same days; which
+    airports form a group is learned from the data (correlation of the
+    airports' residuals, clipped so that single incidents do not decide it),
+    since the lake has no map of regions.
+    """
+    z = resid / (resid.abs().median() * MAD_TO_SIGMA).replace(0, np.nan)
+    z = z.clip(-4, 4).fillna(0.0).to_numpy()
+    z = z - z.mean(axis=0)
+    norm = np.sqrt((z**2).sum(axis=0))
+    norm[norm == 0] = 1.0
+    corr = (z.T @ z) / np.outer(norm, norm)
+    np.fill_diagonal(corr, -np.inf)
+    k = min(peers, resid.shape[1] - 1)
+    nearest = np.argsort(-corr, axis=1)[:, :k]
+    values = resid.to_numpy()
+    stacked = values[:, nearest]  # days x airports x peers
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a day no peer flew
+        consensus = np.nanmedian(stacked, axis=2)
+    return pd.DataFrame(np.nan_to_num(consensus), index=resid.index, columns=resid.columns)
+
+
+def robust_scores(
+    delay: pd.DataFrame, flights: pd.DataFrame | None = None, peers: int | None = None
+) -> pd.DataFrame:
+    """Robust anomaly scores, one column per airport, one row per day (higher: more anomalous).
+
+    1. residual from the seasonal baseline (``seasonal_residuals``);
+    2. cross-sectional adjustment (with 3 or more airports): minus the day's
+       median residual over all airports (holidays, national bad days), then
+       minus the median of the airport's most similar peers that day
+       (regional weather), so that only what is local to the airport is left;
+    3. scaled by the standard error of a daily mean (residual x sqrt(flights
+       that day / typical flights)) and a centred rolling MAD
+       (``SCALE_DAYS``), so scores of large and small airports, and of calm
+       and stormy seasons, are comparable;
+    4. one-sided: an incident makes delays longer, so the score is the
+       signed z-score (a quiet day scores low, not high).
+    """
+    peers = ROBUST_PEERS if peers is None else peers
+    resid = seasonal_residuals(delay)
+    if resid.shape[1] >= 3:
+        resid = resid.sub(resid.median(axis=1), axis=0)
+        if peers > 0:
+            resid = resid - _peer_consensus(resid, peers)
+    if flights is not None:
+        typical = flights.where(flights > 0).median()
+        weight = np.sqrt(flights.where(flights > 0) / typical)
+        resid = resid * weight.reindex_like(resid)
+    center = _rolling_median(resid, SCALE_DAYS, SCALE_DAYS // 3)
+    spread = _rolling_median((resid - center).abs(), SCALE_DAYS, SCALE_DAYS // 3)
+    whole = (resid - resid.median()).abs().median()
+    # A floor at half the airport's whole-year spread: a run of calm days
+    # must not make an ordinary day look extreme.
+    spread = spread.clip(lower=0.5 * whole, axis=1) * MAD_TO_SIGMA
+    score = (resid - center) / spread.replace(0, np.nan)
+    return score.where(delay.notna())
+
+
 def robust(
     residuals: pd.Series,
     threshold: float = ROBUST_THRESHOLD,
     max_flags: int = ROBUST_MAX_FLAGS,
 ):
-    """Scores and flags of one airport's (common-mode removed) STL residuals."""
+    """Scores and flags of one airport's residuals (MAD z-score, capped flags)."""
     score = mad_score(residuals.to_numpy())
     return score, cap_flags(score, threshold, max_flags)
 
@@ -148,15 +219,16 @@ def robust_single(
     values: pd.Series, threshold: float = ROBUST_THRESHOLD, max_flags: int = ROBUST_MAX_FLAGS
 ):
     """The robust detector on one series alone (no other airports to compare with)."""
-    return robust(stl_residuals(values), threshold, max_flags)
+    score = robust_scores(values.to_frame("x"))["x"].to_numpy()
+    return score, cap_flags(score, threshold, max_flags)
 
 
-def _daily_series(gold: pd.DataFrame) -> dict[str, pd.Series]:
-    frame = gold[["origin", "fl_date", "mean_dep_delay"]].copy()
+def _daily_series(gold: pd.DataFrame, column: str = "mean_dep_delay") -> dict[str, pd.Series]:
+    frame = gold[["origin", "fl_date", column]].copy()
     frame["fl_date"] = pd.to_datetime(frame["fl_date"].astype("string"))
     out = {}
     for origin, group in frame.groupby("origin", sort=True, observed=True):
-        s = group.set_index("fl_date")["mean_dep_delay"].astype(float).sort_index()
+        s = group.set_index("fl_date")[column].astype(float).sort_index()
         out[str(origin)] = s.asfreq("D")
     return out
 
@@ -177,6 +249,7 @@ def detect(
         raise ValueError(f"unknown detectors {sorted(unknown)}; known: {DETECTORS}")
     report = DetectionReport()
     series = _daily_series(gold)
+    flight_counts = _daily_series(gold, "flights")
     scored = {}
     for origin, s in series.items():
         days = int(s.notna().sum())
@@ -206,18 +279,12 @@ def detect(
         report.seconds["arima"] = time.perf_counter() - start
     if "robust" in detectors:
         start = time.perf_counter()
-        own = pd.DataFrame({o: stl_residuals(s) for o, s in scored.items()})
-        shared = own.median(axis=1, skipna=True) if own.shape[1] >= 3 else None
+        delay = pd.DataFrame({o: s for o, s in scored.items()})
+        counts = pd.DataFrame({o: flight_counts[o] for o in scored})
+        score = robust_scores(delay, counts)
         for origin, s in scored.items():
-            score, flags = robust(own[origin].reindex(s.index))
-            if shared is not None:
-                # Shared shocks (holidays, a region's weather) are not local
-                # incidents: a day must stand out for the airport itself and
-                # against the other airports that day.
-                relative, _ = robust((own[origin] - shared).reindex(s.index))
-                score = np.fmin(score, relative)
-                flags = cap_flags(score, ROBUST_THRESHOLD, ROBUST_MAX_FLAGS)
-            results["robust"][origin] = (score, flags)
+            col = score[origin].reindex(s.index).to_numpy()
+            results["robust"][origin] = (col, cap_flags(col, ROBUST_THRESHOLD, ROBUST_MAX_FLAGS))
         report.seconds["robust"] = time.perf_counter() - start
 
     out = gold.copy()
