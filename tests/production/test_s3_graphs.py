@@ -84,7 +84,7 @@ def test_lake_graph_on_s3_with_postgres_warehouse(s3_env, postgres_url, monkeypa
     monkeypatch.setenv("WAREHOUSE_URL", postgres_url)
     from lake_assets import assets
     from lake_assets.definitions import defs
-    from lake_assets.warehouse import TABLE_NAME
+    from lake_assets.warehouse import delay_table
 
     # definitions.py read the environment at import (a code server imports it
     # with the production environment already set); build resources now.
@@ -122,9 +122,9 @@ def test_lake_graph_on_s3_with_postgres_warehouse(s3_env, postgres_url, monkeypa
     try:
         assert engine.dialect.name == "postgresql"
         with engine.connect() as conn:
-            rows = conn.execute(sa.text(f"SELECT count(*) FROM {TABLE_NAME}")).scalar_one()
+            rows = conn.execute(sa.select(sa.func.count()).select_from(delay_table)).scalar_one()
             origins = conn.execute(
-                sa.text(f"SELECT DISTINCT origin FROM {TABLE_NAME} ORDER BY origin")
+                sa.select(delay_table.c.origin).distinct().order_by(delay_table.c.origin)
             ).scalars()
             assert list(origins) == ["EWR", "JFK", "LGA"]
     finally:
