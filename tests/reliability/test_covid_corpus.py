@@ -16,7 +16,7 @@ from resources.io_manager import CODECS
 from rt_assets import corrections, pipeline, sources
 from rt_assets.model import prepare
 from tests.reliability.cases import BAD_DAY, CORPUS, COVID_CASES, GOOD_DAY, Case
-from tests.reliability.conftest import (
+from tests.reliability.rt_runs import (
     PUBLISHED,
     copy_lake,
     published_under,

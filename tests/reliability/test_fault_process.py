@@ -18,8 +18,8 @@ import time
 import dagster as dg
 
 from tests.reliability.cases import BAD_DAY, CORPUS
-from tests.reliability.conftest import published_under, rt_env
 from tests.reliability.fault_jobs import counts_job
+from tests.reliability.rt_runs import published_under, rt_env
 
 DAY = BAD_DAY
 # Step processes fork from one server that imported the code once: a step

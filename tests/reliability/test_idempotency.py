@@ -13,7 +13,7 @@ import dagster as dg
 
 from rt_assets import pipeline
 from tests.reliability.cases import CORPUS, GOOD_DAY
-from tests.reliability.conftest import OUTPUTS, copy_lake, rt_env, run_counts, run_state
+from tests.reliability.rt_runs import OUTPUTS, copy_lake, rt_env, run_counts, run_state
 
 
 def test_rematerializing_gives_identical_bytes(published_good_day, tmp_path, monkeypatch):

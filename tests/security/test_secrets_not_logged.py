@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dagster._serdes import serialize_value
 
-from tests.reliability.conftest import SECRET_SENTINELS
+from tests.reliability.rt_runs import SECRET_SENTINELS
 
 
 def leaks(text: str | bytes) -> list[str]:

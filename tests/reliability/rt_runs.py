@@ -1,21 +1,13 @@
-"""Shared, expensive state for the reliability tests: one published good day.
+"""Running the rt pipeline's phases in tests, and the secrets the runs are made with.
 
-``published_good_day`` runs the real rt pipeline once per session (phases of
-``rt_assets.pipeline`` with the real lake IO manager on a temporary folder):
-run date 2020-04-30 from ``corpus/covid_good.csv``, VT with the ``fast``
-preset (converges) and NY with the ``tiny`` preset (cannot converge). The
-run is made with secret sentinels in the environment and every log record and
-event captured, so the security tests scan the same run.
+The session fixture ``published_good_day`` (tests/fixtures/rt_good_day.py) is
+built with these helpers; the reliability and security tests share it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
-import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +16,6 @@ import pytest
 
 from rt_assets import pipeline
 from rt_assets.partitions import date_state_key
-from tests.reliability.cases import CORPUS, GOOD_DAY
 
 # Unique values a leak would carry verbatim into logs, events or metadata.
 SECRET_SENTINELS = {
@@ -51,7 +42,7 @@ OUTPUTS = (
 )
 
 
-class _Collect(logging.Handler):
+class Collect(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.records: list[str] = []
@@ -140,35 +131,6 @@ def rt_env(mp: pytest.MonkeyPatch, lake: Path, source: Path) -> None:
     mp.setenv("DAGSTER_DEPLOYMENT", "local")
 
 
-@pytest.fixture(scope="session")
-def published_good_day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtRun]:
-    root = tmp_path_factory.mktemp("good_day")
-    lake = root / "lake"
-    handler = _Collect()
-    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-    loggers = [logging.getLogger(), logging.getLogger("dagster")]
-    with pytest.MonkeyPatch.context() as mp, dg.instance_for_test() as instance:
-        rt_env(mp, lake, CORPUS / "covid_good.csv")
-        for name, value in SECRET_ENV.items():
-            mp.setenv(name, value)
-        for logger in loggers:
-            logger.addHandler(handler)
-        # Dagster's console logger writes to sys.stderr (resolved per run): capture it too.
-        stream = io.StringIO()
-        try:
-            with contextlib.redirect_stderr(stream), contextlib.redirect_stdout(stream):
-                results = run_day(GOOD_DAY, {"VT": "fast", "NY": "tiny"}, instance, mp)
-        finally:
-            for logger in loggers:
-                logger.removeHandler(handler)
-        lines = handler.records + stream.getvalue().splitlines()
-        yield RtRun(lake, instance, results, lines)
-
-
 def copy_lake(run: RtRun, dest: Path) -> Path:
     shutil.copytree(run.lake, dest)
     return dest
-
-
-def env_has(name: str) -> bool:
-    return bool(os.environ.get(name))
