@@ -224,13 +224,23 @@ def robust_single(
 
 
 def _daily_series(gold: pd.DataFrame, column: str = "mean_dep_delay") -> dict[str, pd.Series]:
-    frame = gold[["origin", "fl_date", column]].copy()
-    frame["fl_date"] = pd.to_datetime(frame["fl_date"].astype("string"))
-    out = {}
-    for origin, group in frame.groupby("origin", sort=True, observed=True):
-        s = group.set_index("fl_date")[column].astype(float).sort_index()
-        out[str(origin)] = s.asfreq("D")
-    return out
+    """One daily series per airport, from its first to its last day (missing days NaN)."""
+    frame = pd.DataFrame(
+        {
+            "origin": gold["origin"].astype(str).to_numpy(),
+            "fl_date": pd.to_datetime(gold["fl_date"].astype("string")).to_numpy(),
+            "value": gold[column].astype(float).to_numpy(),
+        }
+    )
+    wide = frame.pivot(index="fl_date", columns="origin", values="value")
+    wide = wide.asfreq("D") if len(wide) else wide
+    # Each series spans the airport's own first..last day with a row (a day
+    # with a row but no departure has a NaN delay, like a day without a row).
+    span = frame.groupby("origin")["fl_date"].agg(["min", "max"])
+    return {
+        str(o): wide[o].loc[span.at[o, "min"] : span.at[o, "max"]].rename(None)
+        for o in sorted(wide.columns)
+    }
 
 
 def detect(
@@ -292,12 +302,13 @@ def detect(
     out["status"] = np.where(
         out["origin"].isin(list(report.insufficient)), "insufficient_data", "scored"
     )
+    rows_of = out.groupby(out["origin"].astype(str), sort=False).indices
     for name in detectors:
         score_col = np.full(len(out), np.nan)
         flag_col = np.zeros(len(out), dtype=bool)
         for origin, (score, flag) in results[name].items():
             idx = series[origin].index
-            rows = np.flatnonzero((out["origin"] == origin).to_numpy())
+            rows = rows_of[origin]
             pos = idx.get_indexer(key.iloc[rows])
             score_col[rows] = np.asarray(score, dtype=float)[pos]
             flag_col[rows] = np.asarray(flag, dtype=bool)[pos] & np.isfinite(score_col[rows])
