@@ -11,6 +11,7 @@ for them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from dagster._serdes import serialize_value
@@ -27,6 +28,12 @@ def test_run_really_happened_with_secrets_configured(published_good_day):
     run = published_good_day
     assert run.results["publish"].success
     assert any("rt__inference" in line for line in run.log_lines), "logs were not captured"
+
+
+def test_secrets_do_not_outlive_the_run(published_good_day):
+    assert published_good_day.results["counts"].success
+    for name, value in SECRET_SENTINELS.items():
+        assert os.environ.get(name) != value, f"{name} leaked into the rest of the session"
 
 
 def test_no_secret_in_logs(published_good_day):
