@@ -243,7 +243,7 @@ def gold_dep_delay_by_date(context: dg.AssetExecutionContext):
     metadata={**lake_format("parquet")},
     description=(
         "Gold rows with a score and a flag per detector: IsolationForest and ARIMA (the "
-        "original two) and the robust STL + MAD detector (see lake_assets/detectors.py). "
+        "original two) and the robust baseline + peers + MAD detector (lake_assets/detectors.py). "
         "Airports with too little data keep their rows with status=insufficient_data. "
         "lake/delay_anomalies/<year>.parquet."
     ),
