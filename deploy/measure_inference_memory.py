@@ -33,7 +33,8 @@ with open(sources.bundled_archive_path(), "rb") as fh:
     table = sources.read_source(fh.read(), name="bundled archive")
 processed = corrections.process_counts(table, run_date)
 observed = corrections.observed_for_model(processed, state)
-idata = model.fit(observed, preset=preset, seed=model.rt_seed(run_date, state), region=state)
+seed = model.rt_seed(run_date, state)
+idata = model.fit(observed, preset=model.get_preset(preset), seed=seed, region=state)
 blob = CODECS["netcdf"].dumps(idata)
 print(f"days={len(observed)} netcdf_bytes={len(blob)}")
 """

@@ -7,9 +7,9 @@ reads the ``dagster-k8s/config`` tag and merges it into each step's Job: the
 
 Sizing of the heavy step (see docs/production.md, "Sizing the high-memory
 pool"): peak RSS of one state's ``rt_assets.model.fit`` with the ``full`` preset
-is measured by ``benchmarks/inference_memory.py``; the request is that peak
-plus headroom, the limit a further margin above it so that a slightly larger
-state is not OOM-killed while a runaway one still is.
+is measured by ``deploy/measure_inference_memory.py``; the request is 1.5x
+that peak (plus the step worker's own overhead), the limit 2x, so that a
+slightly larger state is not OOM-killed while a runaway one still is.
 
 Every value can be overridden through the environment (``K8S_HEAVY_MEMORY``
 and friends, see ``ENV``). The tags are built when the asset modules are
@@ -36,8 +36,10 @@ DEFAULTS: dict[str, dict[str, str]] = {
     HEAVY: {
         "cpu_request": "4",
         "cpu_limit": "4",
-        "memory_request": "3Gi",
-        "memory_limit": "4Gi",
+        # Measured peak 710 MiB (CA, full preset, 2021-03-07) + 128 MiB for the
+        # step worker; request 1.5x and limit 2x that (docs/production.md).
+        "memory_request": "1280Mi",
+        "memory_limit": "2Gi",
         "ephemeral_request": "1Gi",
         "ephemeral_limit": "4Gi",
         "pool": "high-memory",

@@ -12,6 +12,9 @@ then ``construct_dagster_k8s_job``, and strict schema validation.
 """
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 
 import dagster as dg
@@ -212,6 +215,29 @@ def test_heavy_requests_follow_the_environment(monkeypatch):
         k8s.step_tags("medium")
 
 
+@pytest.mark.parametrize("source", ["helm", "dagster_cloud"])
+def test_lake_location_sizes_its_light_steps_for_a_full_year(monkeypatch, source):
+    """A real BTS year (7 M rows) peaks at 5.0 GB in the lake steps (docs/lake.md):
+    the lake location's deployment settings must lift the light limit above it."""
+    from dagster_cloud_cli.config.loader import DagsterCloudLocationsConfigLoader
+
+    if source == "helm":
+        values = yaml.safe_load((REPO_ROOT / "helm" / "values" / "lake.yaml").read_text())
+        env = values["env"]
+    else:
+        processed = DagsterCloudLocationsConfigLoader.load_from_template(
+            str(REPO_ROOT / "dagster_cloud.yaml"), {}
+        )
+        (lake,) = [loc for loc in processed.locations if loc.location_name == "lake"]
+        env = dict(item.split("=", 1) for item in lake.container_context["k8s"]["env_vars"])
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    resources = k8s.k8s_config(k8s.LIGHT)["container_config"]["resources"]
+    limit = resources["limits"]["memory"]
+    assert limit.endswith("Gi") and int(limit[:-2]) * 1024**3 > 5.0e9 * 1.15
+    assert "node_selector" not in k8s.k8s_config(k8s.LIGHT)["pod_spec_config"]
+
+
 def test_every_asset_declares_its_step_kind():
     from lake_assets.definitions import defs as lake_defs
     from rt_assets.definitions import defs as rt_defs
@@ -229,10 +255,9 @@ def test_every_asset_declares_its_step_kind():
     assert [key for key, kind in kinds.items() if kind == k8s.HEAVY] == ["rt/inference"]
 
 
-def test_production_definitions_use_the_k8s_executor(monkeypatch):
-    import subprocess
-    import sys
-
+def test_production_definitions_use_the_k8s_executor():
+    """The rt code location, imported with a production environment (as its code
+    server is), runs every asset job on the configured k8s executor."""
     env = {
         "DAGSTER_DEPLOYMENT": "production",
         "LAKE_URL": "s3://rt-lake-prod-rt/lake",
@@ -240,13 +265,12 @@ def test_production_definitions_use_the_k8s_executor(monkeypatch):
         "RT_MAX_INFERENCE_PODS": "7",
     }
     code = (
+        "import json\n"
         "from rt_assets.definitions import defs\n"
         "job = defs.resolve_implicit_global_asset_job_def()\n"
-        "print(job.executor_def.name, job.executor_def.executor_creation_fn.__name__)\n"
-        "print(job.executor_def.config_schema.as_field().default_value['tag_concurrency_limits'])\n"
+        "config = job.executor_def.apply_config_mapping({}).value['config']\n"
+        "print(json.dumps({'name': job.executor_def.name, 'config': config}))\n"
     )
-    import os
-
     proc = subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, **env},
@@ -256,6 +280,13 @@ def test_production_definitions_use_the_k8s_executor(monkeypatch):
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    first, second = proc.stdout.strip().splitlines()[-2:]
-    assert first.startswith("k8s ")
-    assert "'limit': 7" in second and "'value': 'heavy'" in second
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["name"] == "k8s"
+    config = out["config"]
+    assert config["max_concurrent"] == 25
+    assert config["tag_concurrency_limits"] == [
+        {"key": k8s.STEP_KIND_TAG, "value": k8s.HEAVY, "limit": 7}
+    ]
+    assert config["retries"] == {"enabled": {}}
+    assert config["step_k8s_config"]["job_spec_config"]["ttl_seconds_after_finished"] == 600
+    assert config["enable_owner_references"] is True
