@@ -477,7 +477,10 @@ def parquet_bytes(table: pa.Table) -> bytes:
 
 
 def _first_line(fh: BinaryIO) -> bytes:
-    return fh.readline(1 << 20)
+    # read(), not readline(n): fsspec's S3 files take no size in readline.
+    head = fh.read(1 << 20)
+    end = head.find(b"\n")
+    return head if end < 0 else head[: end + 1]
 
 
 @dataclass
