@@ -26,7 +26,7 @@ def run(variant: str, region: str, preset_name: str, seed: int, out_dir: Path, r
     observed = _data.observed(region, run_date)
     builder_name, sampler = _rtlive.VARIANTS[variant]
     loaded = time.perf_counter()
-    if sampler == "nutpie" and builder_name == "op_noncentred":
+    if variant == "product":
         idata = m.fit(observed, preset, seed=seed, region=region)
         sampling_s = float(idata.posterior.attrs["sampling_seconds"])
     else:
