@@ -290,7 +290,7 @@ def detect(
             results["arima"][origin] = (score, flag)
             report.arima_orders[origin] = order
         report.seconds["arima"] = time.perf_counter() - start
-    if "robust" in detectors:
+    if "robust" in detectors and scored:
         start = time.perf_counter()
         delay = pd.DataFrame({o: s for o, s in scored.items()})
         counts = pd.DataFrame({o: flight_counts[o] for o in scored})

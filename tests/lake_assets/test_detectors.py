@@ -110,3 +110,16 @@ def test_robust_ignores_a_shock_shared_by_all_airports():
 def test_unknown_detector_is_an_error():
     with pytest.raises(ValueError, match="unknown detectors"):
         detectors.detect(gold_frame({"A": seasonal_series()}), detectors=("prophet",))
+
+
+def test_detect_when_no_airport_has_enough_data():
+    # e.g. a year whose file holds a single day: every airport is reported, none scored
+    gold = gold_frame({"TNY": seasonal_series(9).iloc[:5], "SML": seasonal_series(3).iloc[:3]})
+    out, report = detectors.detect(gold)
+    assert len(out) == len(gold)
+    assert report.insufficient == {"TNY": 5, "SML": 3}
+    assert report.scored_airports == 0
+    assert (out["status"] == "insufficient_data").all()
+    for name in detectors.DETECTORS:
+        assert out[f"{name}_score"].isna().all()
+        assert not out[f"{name}_flag"].any()
