@@ -23,6 +23,7 @@ from lake_assets.schema import SILVER_SCHEMA
 from resources import lake_files
 from resources.io_manager import atomic_write_bytes, lake_format, object_path
 from resources.k8s import LIGHT, step_tags
+from resources.retries import NETWORK, retry_policy
 from resources.settings import lake_url
 from resources.warehouse import WarehouseResource
 
@@ -76,6 +77,7 @@ def _stored(key: dg.AssetKey, year: str, fmt: str) -> UPath:
     code_version="2",
     op_tags=step_tags(LIGHT),
     metadata={**lake_format("raw_csv")},
+    retry_policy=retry_policy(NETWORK),
     description=(
         "The on-time performance CSV of the year exactly as received, stored once and never "
         "changed: from <LAKE_URL>/landing/<year>.csv(.gz) if present (gzip is unpacked, the "
@@ -100,8 +102,11 @@ def bronze_flights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
     else:
         raise dg.Failure(
-            f"no landing file for {year}: put {landing_candidates(year)[0]} (or .csv.gz) there; "
-            f"only {NYCFLIGHTS_YEAR} is bundled"
+            allow_retries=False,
+            description=(
+                f"no landing file for {year}: put {landing_candidates(year)[0]} (or .csv.gz) "
+                f"there; only {NYCFLIGHTS_YEAR} is bundled"
+            ),
         )
     stored = _stored(BRONZE, year, "raw_csv")
     if stored.exists():
@@ -109,8 +114,11 @@ def bronze_flights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             stats = lake_files.copy_stream(fh)
         if lake_files.file_digest(stored).sha256 != stats.sha256:
             raise dg.Failure(
-                f"bronze is immutable: {stored} exists with different content than {source}; "
-                "delete it deliberately to replace the year"
+                allow_retries=False,
+                description=(
+                    f"bronze is immutable: {stored} exists with different content than {source}; "
+                    "delete it deliberately to replace the year"
+                ),
             )
     else:
         with open_source() as fh:
@@ -279,6 +287,7 @@ def delay_anomalies(context: dg.AssetExecutionContext, gold: pd.DataFrame):
     kinds={"postgres", "sqlite", "sql"},
     code_version="1",
     op_tags=step_tags(LIGHT),
+    retry_policy=retry_policy(NETWORK),
     description=(
         f"The year's gold rows with the anomaly columns upserted into the warehouse table "
         f"{warehouse_sql.TABLE_NAME} (PK origin, fl_date) at WAREHOUSE_URL (default: SQLite in "

@@ -13,6 +13,8 @@ import pandas as pd
 
 from resources.io_manager import CODECS, LakeIOManager, lake_format, read_bytes
 from resources.k8s import HEAVY, LIGHT, step_tags
+from resources.retries import HEAVY as HEAVY_STEP
+from resources.retries import NETWORK, retry_policy
 from rt_assets import corrections, publication, sources, summary
 from rt_assets.model import MODEL_VERSION, fit, get_preset, rt_seed
 from rt_assets.partitions import by_date, date_partitions, date_state_partitions
@@ -52,6 +54,9 @@ def _md_table(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
     op_tags=step_tags(LIGHT),
     required_resource_keys={"io_manager"},
     metadata={**lake_format("raw_csv_gz")},
+    # Fetching the source and writing to the lake fail for passing reasons; bad
+    # data raises a Failure that is not retried.
+    retry_policy=retry_policy(NETWORK),
     description=(
         "Immutable snapshot of the COVID Tracking Project state history for the run date, "
         "stored as fetched (gzip) at <LAKE_URL>/rt/raw_counts/<date>.csv.gz. Source: "
@@ -73,7 +78,7 @@ def raw_counts(context: dg.AssetExecutionContext) -> bytes:
         cov = sources.check_run_date(table, run_date, name=origin)
     except sources.SourceError as exc:
         # A Failure shows the message itself in the UI, not a wrapped traceback.
-        raise dg.Failure(description=str(exc)) from None
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     context.log.info(f"{origin}: {len(table)} rows, {table.attrs['format']} format")
     context.add_output_metadata(
         {
@@ -139,6 +144,8 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
     op_tags=step_tags(HEAVY),
     pool="rt_inference",
     metadata={**lake_format("netcdf")},
+    # An evicted or OOM-killed pod is retried; data the model cannot fit is not.
+    retry_policy=retry_policy(HEAVY_STEP),
     description=(
         "Posterior of the rt.live generative model for one state and run date (ArviZ "
         "InferenceData with model version and preset in its attributes), sampled with the "
@@ -153,7 +160,10 @@ def inference(
     run_date, state = keys["date"], keys["state"]
     preset, seed = get_preset(), rt_seed(run_date, state)
     context.log.info(f"{state} {run_date}: sampling with preset {preset.name}, seed {seed}")
-    idata = fit(corrections.observed_for_model(processed_counts, state), preset, seed, state)
+    try:
+        idata = fit(corrections.observed_for_model(processed_counts, state), preset, seed, state)
+    except ValueError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
     attrs = idata.posterior.attrs
     context.add_output_metadata(
         {
