@@ -36,7 +36,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
     HEAVY: {
         "cpu_request": "4",
         "cpu_limit": "4",
-        # Measured peak 710 MiB (CA, full preset, 2021-03-07) + 128 MiB for the
+        # Measured peak 718 MiB (TX; CA, NY 710; full preset, 2021-03-07) + 128 MiB for the
         # step worker; request 1.5x and limit 2x that (docs/production.md).
         "memory_request": "1280Mi",
         "memory_limit": "2Gi",
