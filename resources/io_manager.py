@@ -260,6 +260,16 @@ class _LakeUPathIOManager(dg.UPathIOManager):
             {"bytes": dg.MetadataValue.int(len(data)), "uri": dg.MetadataValue.path(str(path))}
         )
 
+    def _load_partition_from_path(self, context, partition_key, path, backcompat_path=None):  # noqa: ANN001
+        # Where a consumer declares allow_missing_partitions (the national CSV over
+        # all states of a date), an absent partition is expected, not a warning per
+        # state; the consumer reports what was missing in its own metadata.
+        allow_missing = (context.definition_metadata or {}).get("allow_missing_partitions")
+        if allow_missing and not self.path_exists(path):
+            context.log.debug(f"partition {partition_key} not stored at {path}; skipped")
+            return None
+        return super()._load_partition_from_path(context, partition_key, path, backcompat_path)
+
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
         codec = CODECS[_format_of(context)]
         try:

@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 
 from resources.definitions_support import shared_resources
-from rt_assets import assets, checks
+from rt_assets import assets, checks, site_assets
 from rt_assets.partitions import date_state_key
 
 log = logging.getLogger("rt_assets.pipeline")
@@ -28,6 +28,7 @@ ALL_ASSETS: list = [
     assets.national_csv,
     assets.staged_msgpack,
     assets.published,
+    site_assets.rt_site,
     checks.inference_converged,
     checks.staged_vs_previous,
 ]
@@ -38,6 +39,7 @@ PHASE_PUBLISH = [
     assets.staged_msgpack,
     checks.staged_vs_previous,
     assets.published,
+    site_assets.rt_site,
 ]
 
 
