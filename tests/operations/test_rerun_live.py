@@ -53,7 +53,7 @@ def test_rerun_backfills_exactly_the_requested_partitions(dagster_server, monkey
         dagster_server.url,
         "--wait",
         "--timeout",
-        "420",
+        "1200",
     ]
     proc = subprocess.run(
         command,
@@ -61,7 +61,7 @@ def test_rerun_backfills_exactly_the_requested_partitions(dagster_server, monkey
         env=dagster_server.env,
         capture_output=True,
         text=True,
-        timeout=480,
+        timeout=1260,
     )
     assert proc.returncode == 0, (
         f"rerun failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}\n"

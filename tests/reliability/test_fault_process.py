@@ -4,11 +4,14 @@ The rt counts phase runs with Dagster's multiprocess executor (each step in its
 own process) against a real on-disk instance. ``COVID_SOURCE`` is a named pipe
 nobody writes to, so ``rt/raw_counts`` is certainly inside its step, blocked on
 the read, when the test SIGKILLs that step's process (its pid is the one the
-step's own events carry): what an OOM kill or an evicted pod does.
+step's own events carry): what an OOM kill or an evicted pod does. The step
+carries the network retry policy, so Dagster starts it again after each crash
+with backoff; the test kills every attempt, as a node that keeps dying would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -17,6 +20,7 @@ import time
 
 import dagster as dg
 
+from resources.retries import NETWORK_RETRY
 from tests.reliability.cases import BAD_DAY, CORPUS
 from tests.reliability.fault_jobs import counts_job
 from tests.reliability.rt_runs import published_under, rt_env
@@ -36,18 +40,33 @@ FORKSERVER = {
 TAGS = {"dagster/partition": DAY}
 
 
-def wait_for_step_pid(instance: dg.DagsterInstance, step_key: str, timeout_s: float) -> int:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def step_pids(instance: dg.DagsterInstance, step_key: str) -> set[int]:
+    pids = set()
+    # a retried attempt announces itself with STEP_RESTARTED, not STEP_START
+    for event_type in (dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_RESTARTED):
         for record in instance.get_event_records(
-            dg.EventRecordsFilter(event_type=dg.DagsterEventType.STEP_START), limit=50
+            dg.EventRecordsFilter(event_type=event_type), limit=50
         ):
             entry = record.event_log_entry
             pid = entry.dagster_event.pid if entry.dagster_event else None
             if entry.step_key == step_key and pid and pid != os.getpid():
-                return pid
+                pids.add(pid)
+    return pids
+
+
+def kill_every_attempt(
+    instance: dg.DagsterInstance, step_key: str, run: threading.Thread, timeout_s: float
+) -> set[int]:
+    """SIGKILL each process that starts ``step_key`` until the run ends."""
+    killed: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    while run.is_alive() and time.monotonic() < deadline:
+        for pid in step_pids(instance, step_key) - killed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
         time.sleep(0.2)
-    raise AssertionError(f"step {step_key} did not start within {timeout_s}s")
+    return killed
 
 
 def release(fifo) -> None:
@@ -80,12 +99,13 @@ def test_killed_step_fails_the_run_and_reexecution_completes(tmp_path, monkeypat
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         try:
-            pid = wait_for_step_pid(instance, "rt__raw_counts", timeout_s=180)
-            os.kill(pid, signal.SIGKILL)
-            thread.join(timeout=180)
+            killed = kill_every_attempt(instance, "rt__raw_counts", thread, timeout_s=400)
         finally:
             release(fifo)
+            thread.join(timeout=60)
         assert not thread.is_alive(), "the run hangs after its step process was killed"
+        # the first attempt and every retry the policy allows were killed
+        assert len(killed) == NETWORK_RETRY.max_retries + 1
 
         assert outcome["success"] is False
         run_id = outcome["run_id"]
@@ -93,6 +113,8 @@ def test_killed_step_fails_the_run_and_reexecution_completes(tmp_path, monkeypat
         events = [e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event]
         failures = [e for e in events if e.is_step_failure]
         assert [e.step_key for e in failures] == ["rt__raw_counts"]
+        retries = [e for e in events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+        assert len(retries) == NETWORK_RETRY.max_retries
         assert not (lake / f"rt/raw_counts/{DAY}.csv.gz").exists()
         assert not list(lake.rglob("*.tmp")), "a half-written temporary file was left"
 
