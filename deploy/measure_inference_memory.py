@@ -9,7 +9,7 @@ numba compilation, sampling threads and the serialised copy are all counted.
 
     uv run python deploy/measure_inference_memory.py --preset full CA NY TX
 
-Prints one line per state and a JSON summary; docs/production.md explains how
+Prints one line per state and a JSON summary; README ("Running in production") explains how
 the Kubernetes request and limit follow from it.
 """
 

@@ -5,7 +5,7 @@ Assets put ``op_tags=step_tags(HEAVY)`` (rt/inference) or ``op_tags=step_tags(LI
 reads the ``dagster-k8s/config`` tag and merges it into each step's Job: the
 "heavy queue / light queue" split rt.live ran with.
 
-Sizing of the heavy step (see docs/production.md, "Sizing the high-memory
+Sizing of the heavy step (see README ("Running in production"), "Sizing the high-memory
 pool"): peak RSS of one state's ``rt_assets.model.fit`` with the ``full`` preset
 is measured by ``deploy/measure_inference_memory.py``; the request is 1.5x
 that peak (plus the step worker's own overhead), the limit 2x, so that a
@@ -30,14 +30,14 @@ K8S_CONFIG_TAG = "dagster-k8s/config"  # the key dagster-k8s reads (USER_DEFINED
 POOL_LABEL = "rt-lake/pool"  # node label and taint key of the dedicated pool
 
 # Defaults. Heavy: nutpie samples 4 chains in 4 threads (full preset), so 4 CPUs;
-# memory from measurement (docs/production.md). Light: downloads, corrections,
+# memory from measurement (README ("Running in production")). Light: downloads, corrections,
 # summaries and the lake's pandas steps stay well under 1 GiB.
 DEFAULTS: dict[str, dict[str, str]] = {
     HEAVY: {
         "cpu_request": "4",
         "cpu_limit": "4",
         # Measured peak 718 MiB (TX; CA, NY 710; full preset, 2021-03-07) + 128 MiB for the
-        # step worker; request 1.5x and limit 2x that (docs/production.md).
+        # step worker; request 1.5x and limit 2x that (README ("Running in production")).
         "memory_request": "1280Mi",
         "memory_limit": "2Gi",
         "ephemeral_request": "1Gi",

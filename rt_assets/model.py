@@ -20,7 +20,7 @@ The model is rt.live's (rtcovidlive/covid-model, ``covid/models/generative.py``)
 - 10 buffer days before the first positive, because infections precede reports.
 
 What differs from rt.live is only how it is computed, for speed (see
-docs/performance.md): the renewal equation is one PyTensor Op with a hand-written
+README ("Performance")): the renewal equation is one PyTensor Op with a hand-written
 gradient compiled with numba instead of a ``scan``, and nutpie samples instead of
 PyMC's NUTS.
 """
@@ -85,7 +85,7 @@ class SamplerPreset:
 
 PRESETS: dict[str, SamplerPreset] = {
     # rt.live's production settings, with more draws: 4 x 200 draws cannot reach the
-    # bulk/tail ESS > 400 gate on r_t for every state (see docs/performance.md).
+    # bulk/tail ESS > 400 gate on r_t for every state (see README ("Performance")).
     "full": SamplerPreset("full", chains=4, tune=700, draws=500, target_accept=0.95),
     # rt.live's exact settings, for comparison with the baseline.
     "rtlive": SamplerPreset("rtlive", chains=4, tune=700, draws=200, target_accept=0.95),
@@ -320,7 +320,7 @@ def build_model(observed: pd.DataFrame, p_delay: np.ndarray | None = None) -> pm
     with pm.Model(coords=coords) as model:
         # Centred Gaussian random walk, log_r_t[0] ~ Normal(0, 1), steps ~ N(0, 0.035). The
         # non-centred form (cumsum of standard normals) is the same distribution, but the
-        # data pin down every day, and it needed 3x more leapfrog steps (docs/performance.md).
+        # data pin down every day, and it needed 3x more leapfrog steps (README ("Performance")).
         log_r_t = pm.GaussianRandomWalk(
             "log_r_t",
             sigma=RANDOM_WALK_SIGMA,

@@ -1,6 +1,6 @@
 """National CSV, the msgpack document, and the staging comparison (pure, no Dagster).
 
-The msgpack document (``rtlive-msgpack/1``) is documented in docs/rt.md and
+The msgpack document (``rtlive-msgpack/1``) is documented in README ("The rt.live pipeline") and
 INTERFACES.md. Staging compares each state's latest Rt with the previous day's
 publication; promotion to production is refused while warnings stand unless a
 person approves them.

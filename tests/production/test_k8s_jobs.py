@@ -217,7 +217,8 @@ def test_heavy_requests_follow_the_environment(monkeypatch):
 
 @pytest.mark.parametrize("source", ["helm", "dagster_cloud"])
 def test_lake_location_sizes_its_light_steps_for_a_full_year(monkeypatch, source):
-    """A real BTS year (7 M rows) peaks at 5.0 GB in the lake steps (docs/lake.md):
+    """A real BTS year (7 M rows) peaked at 5.0 GB in the lake steps before streaming (README,
+    "The flight-delay lake"):
     the lake location's deployment settings must lift the light limit above it."""
     from dagster_cloud_cli.config.loader import DagsterCloudLocationsConfigLoader
 
