@@ -27,6 +27,8 @@ def test_asset_graph_shows_both_code_locations(dagster_server, browser, artifact
     assert by_location.get("lake"), f"no lake assets served: {by_location}"
 
     artifacts_dir.mkdir(parents=True, exist_ok=True)
+    # Wide enough that the graph is drawn at a zoom where node labels are not elided.
+    browser.set_window_size(1920, 1080)
     # Each location's asset group page draws its graph with every asset expanded
     # (the global lineage page folds groups into boxes).
     for location, keys in sorted(by_location.items()):
