@@ -48,6 +48,11 @@ def test_asset_graph_shows_both_code_locations(dagster_server, browser, artifact
             if not missing:
                 break
             time.sleep(1)
-        time.sleep(2)  # let the graph finish its layout before the screenshot
+        # the dialog can appear after the graph: dismiss it before the screenshot
+        settle = time.monotonic() + 5
+        while time.monotonic() < settle:
+            for button in browser.find_elements("xpath", "//button[normalize-space()='Skip']"):
+                button.click()
+            time.sleep(0.5)
         browser.save_screenshot(str(artifacts_dir / f"asset-graph-{location}.png"))
         assert not missing, f"the {location} asset graph lacks {sorted(missing)}"
