@@ -18,7 +18,6 @@ import pandas as pd
 import pymc as pm
 import pytensor
 import pytensor.tensor as pt
-from pytensor.tensor.signal import convolve1d
 
 from rt_assets import model as m
 
@@ -39,42 +38,13 @@ def _renewal_step(t, gt_row, y, r):
     return pt.set_subtensor(y[t], pt.sum(r * y * gt_row))
 
 
-def _likelihood(data: m.PreparedData, infections, p_delay: np.ndarray) -> None:
-    n = len(data.dates)
-    weighted = np.flatnonzero(data.weight)
-    test_adjusted_positive = pm.Deterministic(
-        "test_adjusted_positive",
-        convolve1d(infections, pt.constant(p_delay), mode="full")[:n],
-        dims="date",
-    )
-    alpha = pm.Gamma("alpha", mu=m.ALPHA_MU, sigma=m.ALPHA_SIGMA)
-    mu = pt.constant(data.exposure[weighted]) * test_adjusted_positive[weighted]
-    pm.NegativeBinomial(
-        "positive",
-        mu=mu,
-        alpha=alpha,
-        observed=data.positive[weighted].astype(np.int64),
-        dims="weighted_date",
-    )
-
-
-def _coords(data: m.PreparedData) -> dict:
-    return {"date": data.dates.values, "weighted_date": data.dates.values[data.weight]}
-
-
 def build_scan_centred(observed: pd.DataFrame) -> pm.Model:
     """rt.live's formulation: centred random walk, renewal by ``scan``."""
     data = m.prepare(observed)
     n = len(data.dates)
     gt_matrix = pytensor.shared(_convolution_ready_gt(m.generation_time(), n))
-    with pm.Model(coords=_coords(data)) as model:
-        log_r_t = pm.GaussianRandomWalk(
-            "log_r_t",
-            sigma=m.RANDOM_WALK_SIGMA,
-            init_dist=pm.Normal.dist(0.0, m.INIT_LOG_R_SIGMA),
-            dims="date",
-        )
-        r_t = pm.Deterministic("r_t", pt.exp(log_r_t), dims="date")
+    with pm.Model(coords=m.model_coords(data)) as model:
+        r_t = m.centred_log_rt_walk()
         seed = pm.Exponential("seed", lam=m.SEED_LAM)
         y0 = pt.set_subtensor(pt.zeros(n)[0], seed)
         outputs, _ = pytensor.scan(
@@ -85,7 +55,7 @@ def build_scan_centred(observed: pd.DataFrame) -> pm.Model:
             n_steps=n - 1,
         )
         infections = pm.Deterministic("infections", outputs[-1], dims="date")
-        _likelihood(data, infections, m.load_p_delay())
+        m.observation_model(data, infections, m.load_p_delay())
     return model
 
 
@@ -93,19 +63,13 @@ def build_op_centred(observed: pd.DataFrame) -> pm.Model:
     """Centred random walk, renewal by the numba Op."""
     data = m.prepare(observed)
     gt = m.generation_time()
-    with pm.Model(coords=_coords(data)) as model:
-        log_r_t = pm.GaussianRandomWalk(
-            "log_r_t",
-            sigma=m.RANDOM_WALK_SIGMA,
-            init_dist=pm.Normal.dist(0.0, m.INIT_LOG_R_SIGMA),
-            dims="date",
-        )
-        r_t = pm.Deterministic("r_t", pt.exp(log_r_t), dims="date")
+    with pm.Model(coords=m.model_coords(data)) as model:
+        r_t = m.centred_log_rt_walk()
         seed = pm.Exponential("seed", lam=m.SEED_LAM)
         infections = pm.Deterministic(
             "infections", m.renewal(r_t, seed[None], pt.constant(gt)), dims="date"
         )
-        _likelihood(data, infections, m.load_p_delay())
+        m.observation_model(data, infections, m.load_p_delay())
     return model
 
 
@@ -114,7 +78,7 @@ def build_op_noncentred(observed: pd.DataFrame) -> pm.Model:
     data = m.prepare(observed)
     gt = m.generation_time()
     n = len(data.dates)
-    with pm.Model(coords=_coords(data)) as model:
+    with pm.Model(coords=m.model_coords(data)) as model:
         init = pm.Normal("log_r_t_init", 0.0, m.INIT_LOG_R_SIGMA)
         steps = pm.Normal("log_r_t_steps_z", 0.0, 1.0, shape=n - 1)
         log_r_t = pm.Deterministic(
@@ -127,7 +91,7 @@ def build_op_noncentred(observed: pd.DataFrame) -> pm.Model:
         infections = pm.Deterministic(
             "infections", m.renewal(r_t, seed[None], pt.constant(gt)), dims="date"
         )
-        _likelihood(data, infections, m.load_p_delay())
+        m.observation_model(data, infections, m.load_p_delay())
     return model
 
 

@@ -308,44 +308,59 @@ renewal = RenewalOp()
 # --------------------------------------------------------------------------- model
 
 
+def model_coords(data: PreparedData) -> dict:
+    """Coordinates: every model day, and the days that carry weight in the likelihood."""
+    return {"date": data.dates.values, "weighted_date": data.dates.values[data.weight]}
+
+
+def centred_log_rt_walk() -> pt.TensorVariable:
+    """Rt prior inside the current model: log Rt a centred Gaussian random walk, returns r_t.
+
+    log_r_t[0] ~ Normal(0, 1), steps ~ N(0, 0.035). The non-centred form (cumsum of
+    standard normals) is the same distribution, but the data pin down every day, and it
+    needed 3x more leapfrog steps (README ("Performance")).
+    """
+    log_r_t = pm.GaussianRandomWalk(
+        "log_r_t",
+        sigma=RANDOM_WALK_SIGMA,
+        init_dist=pm.Normal.dist(0.0, INIT_LOG_R_SIGMA),
+        dims="date",
+    )
+    return pm.Deterministic("r_t", pt.exp(log_r_t), dims="date")
+
+
+def observation_model(data: PreparedData, infections, p_delay: np.ndarray) -> None:  # noqa: ANN001
+    """Delay, test exposure and the NegativeBinomial likelihood on the weighted days."""
+    n = len(data.dates)
+    weighted = np.flatnonzero(data.weight)
+    test_adjusted_positive = pm.Deterministic(
+        "test_adjusted_positive",
+        convolve1d(infections, pt.constant(p_delay), mode="full")[:n],
+        dims="date",
+    )
+    alpha = pm.Gamma("alpha", mu=ALPHA_MU, sigma=ALPHA_SIGMA)
+    mu = pt.constant(data.exposure[weighted]) * test_adjusted_positive[weighted]
+    pm.NegativeBinomial(
+        "positive",
+        mu=mu,
+        alpha=alpha,
+        observed=data.positive[weighted].astype(np.int64),
+        dims="weighted_date",
+    )
+
+
 def build_model(observed: pd.DataFrame, p_delay: np.ndarray | None = None) -> pm.Model:
     """The rt.live generative model for one state (see module docstring)."""
     data = prepare(observed)
     p_delay = load_p_delay() if p_delay is None else np.asarray(p_delay, dtype=float)
     gt = generation_time()
-    n = len(data.dates)
-    weighted = np.flatnonzero(data.weight)
-    coords = {"date": data.dates.values, "weighted_date": data.dates.values[weighted]}
-
-    with pm.Model(coords=coords) as model:
-        # Centred Gaussian random walk, log_r_t[0] ~ Normal(0, 1), steps ~ N(0, 0.035). The
-        # non-centred form (cumsum of standard normals) is the same distribution, but the
-        # data pin down every day, and it needed 3x more leapfrog steps (README ("Performance")).
-        log_r_t = pm.GaussianRandomWalk(
-            "log_r_t",
-            sigma=RANDOM_WALK_SIGMA,
-            init_dist=pm.Normal.dist(0.0, INIT_LOG_R_SIGMA),
-            dims="date",
-        )
-        r_t = pm.Deterministic("r_t", pt.exp(log_r_t), dims="date")
+    with pm.Model(coords=model_coords(data)) as model:
+        r_t = centred_log_rt_walk()
         seed = pm.Exponential("seed", lam=SEED_LAM)
         infections = pm.Deterministic(
             "infections", renewal(r_t, seed[None], pt.constant(gt)), dims="date"
         )
-        test_adjusted_positive = pm.Deterministic(
-            "test_adjusted_positive",
-            convolve1d(infections, pt.constant(p_delay), mode="full")[:n],
-            dims="date",
-        )
-        alpha = pm.Gamma("alpha", mu=ALPHA_MU, sigma=ALPHA_SIGMA)
-        mu = pt.constant(data.exposure[weighted]) * test_adjusted_positive[weighted]
-        pm.NegativeBinomial(
-            "positive",
-            mu=mu,
-            alpha=alpha,
-            observed=data.positive[weighted].astype(np.int64),
-            dims="weighted_date",
-        )
+        observation_model(data, infections, p_delay)
     model.rt_prepared = data  # type: ignore[attr-defined]
     return model
 
