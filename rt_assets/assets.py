@@ -16,7 +16,7 @@ from resources.k8s import HEAVY, LIGHT, step_tags
 from resources.retries import HEAVY as HEAVY_STEP
 from resources.retries import NETWORK, retry_policy
 from rt_assets import corrections, publication, sources, summary
-from rt_assets.model import MODEL_VERSION, fit, get_preset, rt_seed
+from rt_assets.model import MODEL_VERSION, fit, get_preset, peak_rss_mib, rt_seed
 from rt_assets.partitions import by_date, date_partitions, date_state_partitions
 
 GROUP = "rt"
@@ -171,7 +171,11 @@ def inference(
             "preset": preset.name,
             "seed": seed,
             "days": int(idata.posterior.sizes["date"]),
+            "compile_seconds": float(attrs.get("compile_seconds", float("nan"))),
             "sampling_seconds": float(attrs.get("sampling_seconds", float("nan"))),
+            # The step process's peak so far: the step's own peak where each step has its
+            # own process (multiprocess and Kubernetes executors). Sizes the pod requests.
+            "peak_rss_mib": round(peak_rss_mib(), 1),
         }
     )
     return idata

@@ -100,9 +100,10 @@ def test_renewal_op_matches_rtlive_formula_and_its_gradient():
 
 def test_presets_and_errors(monkeypatch):
     full = m.get_preset("full")
-    assert (full.chains, full.tune, full.target_accept) == (4, 700, 0.95)
+    assert (full.chains, full.low_rank, full.strict_gate) == (4, True, True)
     rtlive = m.get_preset("rtlive")
     assert (rtlive.chains, rtlive.tune, rtlive.draws, rtlive.target_accept) == (4, 700, 200, 0.95)
+    assert not rtlive.low_rank and not rtlive.strict_gate
     monkeypatch.delenv("RT_SAMPLER_PRESET", raising=False)
     assert m.get_preset().name == "fast"
     monkeypatch.setenv("RT_SAMPLER_PRESET", "full")
@@ -166,3 +167,18 @@ def test_same_seed_same_posterior_and_tiny_preset_fails_convergence():
     np.testing.assert_array_equal(first.posterior["r_t"].values, second.posterior["r_t"].values)
     diag = m.convergence(first)
     assert diag["max_rhat"] > 1.1 or diag["divergences"] > 0
+
+
+def test_gate_rtlive_and_strict():
+    ok = {"max_rhat": 1.005, "min_ess_bulk": 900.0, "min_ess_tail": 800.0, "divergences": 0}
+    assert m.gate(ok, "full") == [] and m.gate(ok, "fast") == []
+    # Good enough for rt.live, not for the strict gate of `full`.
+    loose = {**ok, "max_rhat": 1.05, "min_ess_bulk": 350.0}
+    assert m.gate(loose, "rtlive") == []
+    reasons = m.gate(loose, "full")
+    assert reasons == ["max r_hat 1.050 (limit < 1.01)", "min bulk ESS 350 (limit > 400)"]
+    assert m.gate({**ok, "max_rhat": 1.01}, "full") == ["max r_hat 1.010 (limit < 1.01)"]
+    assert m.gate({**ok, "min_ess_tail": 400.0}, "full") == ["min tail ESS 400 (limit > 400)"]
+    bad = {**ok, "max_rhat": 1.2, "divergences": 3}
+    assert m.gate(bad, "fast") == ["3 divergences", "max r_hat 1.200 (limit 1.1)"]
+    assert m.gate({**ok, "max_rhat": float("nan")}, "fast") == ["max r_hat nan (limit 1.1)"]
