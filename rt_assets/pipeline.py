@@ -9,6 +9,7 @@ in the given DagsterInstance, so the UI shows them afterwards.
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,8 +116,13 @@ def run_daily(
     instance: dg.DagsterInstance,
     resources: dict[str, Any] | None = None,
     approve_warnings: bool = False,
+    parallel_states: int = 1,
 ) -> DailyResult:
-    """Materialize the whole graph for ``run_date`` and ``states``; never raises on a step."""
+    """Materialize the whole graph for ``run_date`` and ``states``; never raises on a step.
+
+    ``parallel_states`` runs that many per-state runs at once (threads of this process):
+    with 2, one state's model compiles (one core) while another samples.
+    """
     resources = resources or default_resources()
     out = DailyResult(run_date)
     log.info("phase 1/3: counts for %s", run_date)
@@ -127,18 +133,24 @@ def run_daily(
         out.publish_error = f"counts failed: {_failure(result)}"
         log.error(out.publish_error)
         return out
-    for i, state in enumerate(states, 1):
+
+    def one_state(numbered: tuple[int, str]) -> tuple[str, float, dg.ExecuteInProcessResult]:
+        i, state = numbered
         log.info("phase 2/3: inference %s (%d/%d)", state, i, len(states))
         started = time.perf_counter()
         result = _materialize(PHASE_STATE, date_state_key(run_date, state), instance, resources)
-        out.state_seconds[state] = round(time.perf_counter() - started, 1)
-        out.run_ids.append(result.run_id)
-        if result.success:
-            out.states_ok.append(state)
-            log.info("%s: done in %.1f s", state, out.state_seconds[state])
-        else:
-            out.states_failed[state] = _failure(result)
-            log.warning("%s: %s", state, out.states_failed[state])
+        return state, round(time.perf_counter() - started, 1), result
+
+    with ThreadPoolExecutor(max(1, parallel_states), thread_name_prefix="rt-state") as pool:
+        for state, seconds, result in pool.map(one_state, enumerate(states, 1)):
+            out.state_seconds[state] = seconds
+            out.run_ids.append(result.run_id)
+            if result.success:
+                out.states_ok.append(state)
+                log.info("%s: done in %.1f s", state, seconds)
+            else:
+                out.states_failed[state] = _failure(result)
+                log.warning("%s: %s", state, out.states_failed[state])
     log.info("phase 3/3: national CSV, staging, promotion for %s", run_date)
     result = run_publication(run_date, instance, resources, approve_warnings)
     out.run_ids.append(result.run_id)
