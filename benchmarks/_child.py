@@ -91,6 +91,8 @@ def run(variant: str, region: str, preset_name: str, seed: int, out_dir: Path, r
             + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         )
         / 1024,
+        # 1-minute load average when the fit ended: other work sharing the machine.
+        "load_avg": os.getloadavg()[0],
         **diag,
     }
 

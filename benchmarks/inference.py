@@ -59,7 +59,7 @@ def table(rows: list[dict]) -> str:
     head = (
         f"{'state':<5} {'variant':<10} {'preset':<7} {'days':>4} {'wall s':>7} {'sample s':>8} "
         f"{'ESS bulk':>8} {'ESS tail':>8} {'ESS/s':>7} {'ratio':>6} {'div':>4} {'r_hat':>6} "
-        f"{'peak MiB':>8} {'same':>5}"
+        f"{'peak MiB':>8} {'same':>5} {'load':>5}"
     )
     out = [head, "-" * len(head)]
     for r in rows:
@@ -68,7 +68,7 @@ def table(rows: list[dict]) -> str:
             f"{r['wall_s']:>7.1f} {r['sampling_s']:>8.1f} {r['min_ess_bulk']:>8.0f} "
             f"{r['min_ess_tail']:>8.0f} {r['ess_per_s']:>7.2f} {r.get('ratio', 1.0):>6.1f} "
             f"{r['divergences']:>4} {r['max_rhat']:>6.3f} {r['peak_rss_mib']:>8.0f} "
-            f"{str(r.get('same_answer', '-')):>5}"
+            f"{str(r.get('same_answer', '-')):>5} {r.get('load_avg', float('nan')):>5.1f}"
         )
     return "\n".join(out)
 
