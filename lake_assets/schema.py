@@ -72,6 +72,19 @@ RAW_READ_TYPES: dict[str, pa.DataType] = {
     **{c: pa.dictionary(pa.int32(), pa.string()) for c in STRING_COLUMNS},
     **{c: pa.float32() for c in NUMERIC_COLUMNS},
 }
+# The faster first try for files that write integers as integers (most do):
+# dates, clock times, flags and flight numbers parsed straight to their silver
+# types cost a quarter less to read than floats and dictionary dates, and
+# need no conversion afterwards. A block with "1517.0" or "2013-02-30" fails
+# this and is read again with RAW_READ_TYPES (then as text, see cleaning).
+FAST_READ_TYPES: dict[str, pa.DataType] = {
+    **RAW_READ_TYPES,
+    "FL_DATE": pa.date32(),
+    "OP_CARRIER_FL_NUM": pa.int32(),
+    **{c: pa.int16() for c in TIME_COLUMNS},
+    **{c: pa.int8() for c in FLAG_COLUMNS},
+}
+TEXT_READ_TYPES: dict[str, pa.DataType] = dict.fromkeys(CANONICAL_COLUMNS, pa.string())
 
 
 def silver_name(canonical: str) -> str:
