@@ -17,6 +17,7 @@ import datetime as dt
 import gzip
 import io
 import itertools
+import math
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -622,6 +623,24 @@ class _BlockParser:
         return _ParsedBlock(type_batch(table, self.year), malformed, level)
 
 
+def usable_cpus(cgroup_cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup CPU quota.
+
+    ``os.cpu_count()`` is the node's count; in a pod limited to one CPU on a
+    64-core node, one parsing thread per node CPU would only add memory.
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpus = cpus or 1
+    try:
+        with open(cgroup_cpu_max) as fh:
+            quota, period = fh.read().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cpus
+
+
 @dataclass
 class StreamResult:
     """What ``clean_to_parquet`` wrote: counts, reasons, the quarantine and a silver sample."""
@@ -663,7 +682,7 @@ def clean_to_parquet(
     not a number is read again as text and its bad rows quarantined. The
     quarantine is kept in memory (it is small by nature) and returned.
     """
-    workers = workers or max(os.cpu_count() or 1, 1)
+    workers = workers or usable_cpus()
     cleaner = SilverCleaner(year)
     quarantine: list[pa.Table] = []
     sample = None
