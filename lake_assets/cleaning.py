@@ -653,15 +653,8 @@ class StreamResult:
     read_as: dict[str, int] = field(default_factory=dict)
 
 
-# Parquet column statistics only where readers filter (dates, carriers,
-# airports): statistics on every column cost a fifth of the write time.
-_STATISTICS_COLUMNS = ["fl_date", "op_carrier", "origin", "dest"]
-
-
 def silver_writer(path: str) -> pq.ParquetWriter:
-    return pq.ParquetWriter(
-        path, SILVER_SCHEMA, compression="zstd", write_statistics=_STATISTICS_COLUMNS
-    )
+    return pq.ParquetWriter(path, SILVER_SCHEMA, compression="zstd")
 
 
 def clean_to_parquet(
