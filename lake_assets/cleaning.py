@@ -1,9 +1,11 @@
 """Raw canonical CSV -> typed silver table + quarantine, and silver -> daily gold aggregate.
 
-Pure module (pyarrow + pandas, no Dagster). Reading uses pyarrow's
-multi-threaded CSV parser with explicit column types: no type inference, no
-Python objects per value, and categorical airport and carrier codes, which is
-what makes a 7-million-row year fit in a few seconds and a few hundred MB.
+Pure module (pyarrow + pandas, no Dagster). Reading uses pyarrow's CSV parser
+with explicit column types: no type inference, no Python objects per value,
+and categorical airport and carrier codes. A year is cut into blocks of whole
+lines, parsed and typed on every core while one thread de-duplicates and
+writes them in file order (``clean_to_parquet``), which is what makes a
+7-million-row year take a few seconds and a few hundred MB.
 
 Nothing is dropped silently: a row with an impossible value goes to the
 quarantine table with the first rule it broke as its reason; a row that cannot
@@ -449,20 +451,26 @@ class FlightKeys:
     @staticmethod
     def _first(keys: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         first = ~pd.Series(keys).duplicated(keep="first").to_numpy()
-        # Look the batch's distinct keys up in sorted order: binary searches
-        # that walk the seen array forwards stay in cache (ten times faster
-        # than the same searches in file order).
         new = np.sort(keys[first])
-        if len(seen) and len(new):
-            pos = np.minimum(np.searchsorted(seen, new), len(seen) - 1)
-            again = seen[pos] == new
+        if not len(new):
+            return first, seen
+        # Only seen keys from the batch's smallest one up can repeat it. The
+        # day is the key's top bits, so in a file in date order that is the
+        # tail of the last day: looked up and merged, the rest stays put.
+        start = int(np.searchsorted(seen, new[0]))
+        tail = seen[start:]
+        if len(tail):
+            # Binary searches in sorted order walk the array forwards and stay
+            # in cache (ten times faster than in file order).
+            pos = np.minimum(np.searchsorted(tail, new), len(tail) - 1)
+            again = tail[pos] == new
             if again.any():
                 first &= ~np.isin(keys, new[again])
                 new = new[~again]
-        # Two sorted runs: the stable sort (timsort) merges them in linear time.
-        merged = np.concatenate([seen, new])
-        merged.sort(kind="stable")
-        return first, merged
+            # Two sorted runs: the stable sort (timsort) merges them in linear time.
+            new = np.concatenate([tail, new])
+            new.sort(kind="stable")
+        return first, np.concatenate([seen[:start], new])
 
     def first_among(self, table: pa.Table, candidates: np.ndarray) -> np.ndarray:
         """True for candidate rows whose flight identity appears for the first time.

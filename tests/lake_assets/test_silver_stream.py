@@ -12,6 +12,7 @@ import pytest
 from upath import UPath
 
 from lake_assets.cleaning import (
+    FlightKeys,
     aggregate_daily,
     clean,
     clean_to_parquet,
@@ -233,3 +234,22 @@ def test_parsing_threads_follow_the_cgroup_cpu_quota(tmp_path):
     assert usable_cpus(str(quota)) == min(2, usable_cpus(str(tmp_path / "none")))
     quota.write_text("max 100000\n")
     assert usable_cpus(str(quota)) == usable_cpus(str(tmp_path / "none")) >= 1
+
+
+@pytest.mark.parametrize("order", ["by date", "shuffled"])
+def test_repeats_found_across_batches_whatever_the_order(order):
+    rng = np.random.default_rng(7)
+    keys = np.sort(rng.integers(0, 1 << 40, 30_000)) << 20
+    keys = keys[np.concatenate([np.arange(len(keys)), rng.integers(0, len(keys), 3000)])]
+    if order == "by date":
+        keys.sort()
+    else:
+        rng.shuffle(keys)
+    seen = np.empty(0, np.int64)
+    first = []
+    for batch in np.array_split(keys, 17):
+        mine, seen = FlightKeys._first(batch, seen)
+        first.append(mine)
+    expected = ~pd.Series(keys).duplicated(keep="first").to_numpy()
+    np.testing.assert_array_equal(np.concatenate(first), expected)
+    np.testing.assert_array_equal(seen, np.unique(keys))
