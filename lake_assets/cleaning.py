@@ -665,6 +665,46 @@ def silver_writer(path: str) -> pq.ParquetWriter:
     return pq.ParquetWriter(path, SILVER_SCHEMA, compression="zstd")
 
 
+class _Collected:
+    """What the blocks leave beside the silver rows: quarantine, a sample, counts of reads."""
+
+    def __init__(self, cleaner: SilverCleaner) -> None:
+        self.cleaner = cleaner
+        self.quarantine: list[pa.Table] = []
+        self.sample: pa.Table | None = None
+        self.batches = 0
+        self.read_as: Counter[str] = Counter()
+
+    def absorb(self, parsed: _ParsedBlock) -> pa.Table | None:
+        """The block's silver rows (None if it had no rows); blocks must come in file order."""
+        self.read_as[("fast", "float", "text")[parsed.level]] += 1
+        if parsed.batch is None:
+            if parsed.malformed:
+                _, bad = self.cleaner.clean_batch(_empty_raw(), parsed.malformed)
+                self.quarantine.append(bad)
+            return None
+        silver, bad = self.cleaner.absorb(parsed.batch, parsed.malformed)
+        check_silver_schema(silver)
+        if bad.num_rows:
+            self.quarantine.append(bad)
+        if self.sample is None and silver.num_rows:
+            self.sample = silver.slice(0, 1000)
+        self.batches += 1
+        return silver
+
+    def result(self) -> StreamResult:
+        return StreamResult(
+            dict(self.cleaner.counts),
+            self.cleaner.quarantine_reasons(),
+            pa.concat_tables(self.quarantine)
+            if self.quarantine
+            else QUARANTINE_SCHEMA.empty_table(),
+            self.sample if self.sample is not None else SILVER_SCHEMA.empty_table(),
+            self.batches,
+            dict(self.read_as),
+        )
+
+
 def clean_to_parquet(
     open_source: Callable[[], BinaryIO],
     year: int,
@@ -675,66 +715,49 @@ def clean_to_parquet(
 ) -> StreamResult:
     """Read the raw CSV in blocks, clean each and append it to a silver Parquet file.
 
-    ``open_source`` opens the raw file (plain or gzip) from its start. Blocks
-    are parsed and typed by ``workers`` threads (default: one per CPU; Arrow
-    and numpy release the GIL) while this thread, in file order, drops
-    repeated flights and writes the Parquet file, so every core is busy and
-    at most ``workers + 1`` blocks are in memory. A block with a value that is
-    not a number is read again as text and its bad rows quarantined. The
-    quarantine is kept in memory (it is small by nature) and returned.
+    ``open_source`` opens the raw file (plain or gzip) from its start. Three
+    stages overlap, so that every core is busy (Arrow, numpy and the Parquet
+    writer release the GIL): ``workers`` threads (default: the usable CPUs)
+    parse and type blocks; this thread, in file order, drops repeated flights
+    and splits off the quarantine; one thread encodes and writes the Parquet
+    file. At most ``workers + 3`` blocks are in memory. A block with a value
+    that is not a number is read again as text and its bad rows quarantined.
+    The quarantine is kept in memory (it is small by nature) and returned.
     """
     workers = workers or usable_cpus()
-    cleaner = SilverCleaner(year)
-    quarantine: list[pa.Table] = []
-    sample = None
-    batches = 0
-    read_as: Counter[str] = Counter()
+    collected = _Collected(SilverCleaner(year))
     with open_source() as raw:
-        fh = open_decompressed(raw)
-        blocks = line_blocks(fh, block_size)
+        blocks = line_blocks(open_decompressed(raw), block_size)
         head = next(blocks, None)
         names = _header_columns(head[0].to_pybytes()[: 1 << 20] if head else b"", source)
         parse = _BlockParser(names, year)
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="silver-parse")
-        pending: deque[Future[_ParsedBlock]] = deque()
+        parsing = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="silver-parse")
+        writing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="silver-write")
+        writer = silver_writer(silver_path)
+        parsed: deque[Future[_ParsedBlock]] = deque()
+        written: deque[Future[None]] = deque()
+
+        def absorb_next() -> None:
+            silver = collected.absorb(parsed.popleft().result())
+            if silver is not None:
+                written.append(writing.submit(writer.write_table, silver))
+            while len(written) > 2:
+                written.popleft().result()
+
         try:
-            with silver_writer(silver_path) as writer:
-
-                def take_one() -> None:
-                    nonlocal sample, batches
-                    parsed = pending.popleft().result()
-                    read_as[("fast", "float", "text")[parsed.level]] += 1
-                    if parsed.batch is None:
-                        if parsed.malformed:
-                            _, bad = cleaner.clean_batch(_empty_raw(), parsed.malformed)
-                            quarantine.append(bad)
-                        return
-                    silver, bad = cleaner.absorb(parsed.batch, parsed.malformed)
-                    check_silver_schema(silver)
-                    writer.write_table(silver)
-                    if bad.num_rows:
-                        quarantine.append(bad)
-                    if sample is None and silver.num_rows:
-                        sample = silver.slice(0, 1000)
-                    batches += 1
-
-                for block, is_first in itertools.chain([head] if head else [], blocks):
-                    pending.append(pool.submit(parse, block, is_first))
-                    if len(pending) > workers:
-                        take_one()
-                while pending:
-                    take_one()
+            for block, is_first in itertools.chain([head] if head else [], blocks):
+                parsed.append(parsing.submit(parse, block, is_first))
+                if len(parsed) > workers:
+                    absorb_next()
+            while parsed:
+                absorb_next()
+            while written:
+                written.popleft().result()
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    q = pa.concat_tables(quarantine) if quarantine else QUARANTINE_SCHEMA.empty_table()
-    return StreamResult(
-        dict(cleaner.counts),
-        cleaner.quarantine_reasons(),
-        q,
-        sample if sample is not None else SILVER_SCHEMA.empty_table(),
-        batches,
-        dict(read_as),
-    )
+            parsing.shutdown(wait=True, cancel_futures=True)
+            writing.shutdown(wait=True)
+            writer.close()
+    return collected.result()
 
 
 def _empty_raw() -> pa.Table:

@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import io
+import threading
 
 import numpy as np
 import pandas as pd
@@ -253,3 +254,20 @@ def test_repeats_found_across_batches_whatever_the_order(order):
     expected = ~pd.Series(keys).duplicated(keep="first").to_numpy()
     np.testing.assert_array_equal(np.concatenate(first), expected)
     np.testing.assert_array_equal(seen, np.unique(keys))
+
+
+def test_a_source_failing_midway_raises_and_leaves_no_threads(tmp_path):
+    data = (CSV_HEADER + "".join(year_lines(3000))).encode()
+
+    class Failing(io.BytesIO):
+        def read(self, size=-1):
+            if self.tell() > 100_000:
+                raise OSError("connection reset")
+            return super().read(size)
+
+    before = threading.active_count()
+    with pytest.raises(OSError, match="connection reset"):
+        clean_to_parquet(
+            lambda: Failing(data), 2013, str(tmp_path / "s.parquet"), block_size=16 << 10
+        )
+    assert threading.active_count() == before
