@@ -8,8 +8,9 @@ in the given DagsterInstance, so the UI shows them afterwards.
 """
 
 import logging
+import multiprocessing
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +98,42 @@ def _materialize(selection: list, partition_key: str, instance, resources, run_c
     )
 
 
+def _state_run(job: tuple, instance: dg.DagsterInstance, resources: dict) -> tuple:
+    run_date, state, i, n = job
+    log.info("phase 2/3: inference %s (%d/%d)", state, i, n)
+    started = time.perf_counter()
+    result = _materialize(PHASE_STATE, date_state_key(run_date, state), instance, resources)
+    failure = "" if result.success else _failure(result)
+    return state, round(time.perf_counter() - started, 1), result.run_id, failure
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(ref) -> None:  # noqa: ANN001
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    for noisy in ("numba", "pytensor", "arviz", "h5py", "alembic", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _WORKER["instance"] = dg.DagsterInstance.from_ref(ref)
+    _WORKER["resources"] = default_resources()  # Dagster resources do not pickle
+
+
+def _state_in_worker(job: tuple) -> tuple:
+    return _state_run(job, _WORKER["instance"], _WORKER["resources"])
+
+
+def _collect(out: DailyResult, outcomes) -> None:  # noqa: ANN001
+    for state, seconds, run_id, failure in outcomes:
+        out.state_seconds[state] = seconds
+        out.run_ids.append(run_id)
+        if not failure:
+            out.states_ok.append(state)
+            log.info("%s: done in %.1f s", state, seconds)
+        else:
+            out.states_failed[state] = failure
+            log.warning("%s: %s", state, failure)
+
+
 def run_publication(
     run_date: str,
     instance: dg.DagsterInstance,
@@ -120,9 +157,17 @@ def run_daily(
 ) -> DailyResult:
     """Materialize the whole graph for ``run_date`` and ``states``; never raises on a step.
 
-    ``parallel_states`` runs that many per-state runs at once (threads of this process):
-    with 2, one state's model compiles (one core) while another samples.
+    ``parallel_states`` > 1 runs that many per-state runs at once in worker processes
+    (persistent instances and default resources only): with 2, one state's model
+    compiles on one core while another samples. Results do not depend on it (each state
+    has its own seed).
     """
+    parallel = parallel_states > 1 and len(states) > 1
+    if parallel and resources is not None:
+        raise ValueError(
+            "parallel_states > 1 builds the default resources (LAKE_URL, WAREHOUSE_URL, ...) "
+            "in each worker process: pass resources=None"
+        )
     resources = resources or default_resources()
     out = DailyResult(run_date)
     log.info("phase 1/3: counts for %s", run_date)
@@ -134,23 +179,23 @@ def run_daily(
         log.error(out.publish_error)
         return out
 
-    def one_state(numbered: tuple[int, str]) -> tuple[str, float, dg.ExecuteInProcessResult]:
-        i, state = numbered
-        log.info("phase 2/3: inference %s (%d/%d)", state, i, len(states))
-        started = time.perf_counter()
-        result = _materialize(PHASE_STATE, date_state_key(run_date, state), instance, resources)
-        return state, round(time.perf_counter() - started, 1), result
-
-    with ThreadPoolExecutor(max(1, parallel_states), thread_name_prefix="rt-state") as pool:
-        for state, seconds, result in pool.map(one_state, enumerate(states, 1)):
-            out.state_seconds[state] = seconds
-            out.run_ids.append(result.run_id)
-            if result.success:
-                out.states_ok.append(state)
-                log.info("%s: done in %.1f s", state, seconds)
-            else:
-                out.states_failed[state] = _failure(result)
-                log.warning("%s: %s", state, out.states_failed[state])
+    jobs = [(run_date, state, i, len(states)) for i, state in enumerate(states, 1)]
+    if parallel and instance.is_persistent:
+        # Worker processes, not threads: model compilation holds the GIL for seconds,
+        # and would stall the other state's Dagster step in a thread.
+        ref = instance.get_ref()
+        with ProcessPoolExecutor(
+            min(parallel_states, len(states)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(ref,),
+        ) as pool:
+            outcomes = pool.map(_state_in_worker, jobs)
+            _collect(out, outcomes)
+    else:
+        if parallel:
+            log.info("an ephemeral instance cannot be shared with workers: one state at a time")
+        _collect(out, (_state_run(job, instance, resources) for job in jobs))
     log.info("phase 3/3: national CSV, staging, promotion for %s", run_date)
     result = run_publication(run_date, instance, resources, approve_warnings)
     out.run_ids.append(result.run_id)

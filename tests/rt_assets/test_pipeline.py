@@ -1,7 +1,8 @@
 """The whole rt graph through Dagster with the real lake IO manager on tmp_path.
 
 One run date early in the epidemic (short series: quick to sample) and two
-small states that pass the convergence gate with the fast preset.
+small states that pass the convergence gate with the fast preset, run in two worker
+processes (``parallel_states=2``).
 """
 
 import gzip
@@ -31,9 +32,13 @@ def daily(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RT_SAMPLER_PRESET", "fast")
         mp.delenv("COVID_SOURCE", raising=False)
-        instance = dg.DagsterInstance.ephemeral()
-        result = run_daily(DATE, STATES, instance, _resources(lake))
-        yield lake, instance, result
+        mp.setenv("LAKE_URL", str(lake))
+        # A persistent instance, so the two states run in two worker processes that
+        # record their runs in it (the path the daily benchmark and production use).
+        home = tmp_path_factory.mktemp("dagster_home")
+        with dg.DagsterInstance.local_temp(str(home)) as instance:
+            result = run_daily(DATE, STATES, instance, parallel_states=2)
+            yield lake, instance, result
 
 
 def test_whole_graph_writes_the_documented_files(daily):
@@ -180,3 +185,8 @@ def test_run_date_outside_the_source_fails_naming_the_range(tmp_path, monkeypatc
     message = failure.step_failure_data.user_failure_data.description
     assert "covers 2020-04-02 to 2020-04-05" in message
     assert not (tmp_path / "lake/rt/raw_counts/2020-06-01.csv.gz").exists()
+
+
+def test_parallel_states_needs_default_resources(tmp_path):
+    with pytest.raises(ValueError, match="pass resources=None"):
+        run_daily(DATE, STATES, dg.DagsterInstance.ephemeral(), {}, parallel_states=2)
