@@ -3,7 +3,8 @@
 Default (``--mode pipeline``): the real Dagster daily run, ``rt_assets.pipeline.run_daily``
 with the local (in-process) executor: counts, then one run per state (inference, its
 blocking convergence check, summary; ``--parallel-states`` runs at once, default 2 so one
-state's model compiles while another samples), then the national CSV, staging and
+state's model compiles while another samples; worker processes, each with its own
+warm-up), then the national CSV, staging and
 promotion, into a fresh lake and Dagster home under ``--out``. Reports the total wall
 time, the slowest states, compile and sampling time, peak memory (the inference step's
 ``peak_rss_mib`` metadata: the process's peak so far, an upper bound of one step's peak
@@ -45,14 +46,13 @@ def _pipeline(regions: list[str], args: argparse.Namespace) -> list[dict]:
     )
     import dagster as dg
 
-    from rt_assets.pipeline import default_resources, run_daily
+    from rt_assets.pipeline import run_daily
 
     with dg.DagsterInstance.local_temp(str(home)) as instance:
         result = run_daily(
             args.run_date,
             regions,
             instance,
-            default_resources(),
             approve_warnings=True,  # no previous publication in a fresh lake
             parallel_states=args.parallel_states,
         )
