@@ -2,13 +2,12 @@
 
 Default (``--mode pipeline``): the real Dagster daily run, ``rt_assets.pipeline.run_daily``
 with the local (in-process) executor: counts, then one run per state (inference, its
-blocking convergence check, summary; ``--parallel-states`` runs at once, default 2 so one
-state's model compiles while another samples; worker processes, each with its own
-warm-up), then the national CSV, staging and
-promotion, into a fresh lake and Dagster home under ``--out``. Reports the total wall
-time, the slowest states, compile and sampling time, peak memory (the inference step's
-``peak_rss_mib`` metadata: the process's peak so far, an upper bound of one step's peak
-in this mode) and which states miss the `full` preset's gate, with why.
+blocking convergence check, summary; ``--parallel-states`` runs at once in worker
+processes, default 2, so that one state's model compiles while another samples), then the
+national CSV, staging and promotion, into a fresh lake and Dagster home under ``--out``.
+Reports the total wall time, the slowest states, compile and sampling time, peak memory
+(the inference step's ``peak_rss_mib`` metadata: its worker's peak so far, an upper bound
+of one step's peak) and which states miss the `full` preset's gate, with why.
 
 ``--mode steps``: each state's fit in a fresh process, ``--workers`` at a time with
 ``RT_SAMPLER_CORES=1``, as the multiprocess or Kubernetes executors run the step; gives
