@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 import zlib
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -49,6 +50,9 @@ from pytensor.tensor.signal import convolve1d
 from scipy import stats
 
 log = logging.getLogger("rt_assets.model")
+# PyTensor's C backend warns that it found no BLAS; this model compiles with numba and
+# uses no BLAS operation, so the warning is noise in every step's log.
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
 
 MODEL_VERSION = "rtlive-generative-1.0+nutpie-3"
 
@@ -65,6 +69,33 @@ EXPOSURE_FLOOR = 0.1
 EXPOSURE_CEILING = 1e9
 
 POSTERIOR_VARS = ("r_t", "log_r_t", "infections", "test_adjusted_positive", "seed", "alpha")
+
+
+class _SkippedRewriteFilter(logging.Filter):
+    """Drop PyTensor's 4-record ERROR report of a failed ``local_subtensor_merge``.
+
+    PyTensor 2.38 tries that graph rewrite on an index of the Gaussian random walk's
+    log-density, overflows an int8 constant and skips the rewrite: the graph stays
+    correct, but each fit printed ~20 lines of traceback at ERROR. Other rewrite failures
+    are left alone.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._dropping = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if message.startswith("Rewrite failure due to: local_subtensor_merge"):
+            self._dropping = 3  # then "node: ...", "TRACEBACK:", the traceback
+            return False
+        if self._dropping:
+            self._dropping -= 1
+            return False
+        return True
+
+
+logging.getLogger("pytensor.graph.rewriting.basic").addFilter(_SkippedRewriteFilter())
 
 
 # --------------------------------------------------------------------------- presets
