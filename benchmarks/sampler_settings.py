@@ -1,0 +1,99 @@
+"""What each nutpie setting buys: one state's model compiled once, sampled with each setting.
+
+    uv run python -m benchmarks sampler_settings [--states VT,CA] [--run-date 2021-03-07]
+
+The model is the product's (numba renewal Op); only the sampler settings change, from
+rt.live's (diagonal mass matrix, tune 700, target_accept 0.95) to the `full` preset
+(low-rank mass matrix, tune 300, target_accept 0.9, 600 draws). Prints per setting:
+sampling wall time, CPU time, mean leapfrog steps per draw, min bulk/tail ESS of r_t,
+max r_hat, divergences, ESS/s of sampling and its ratio to the first row's.
+"""
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+from benchmarks import _data
+from rt_assets import model as m
+
+RUN_BY_DEFAULT = False  # ~3 minutes per state
+OUT = Path(__file__).parent / "out"
+
+SETTINGS = {
+    "rt.live's (diag, tune 700, draws 500, ta 0.95)": dict(tune=700, draws=500, target_accept=0.95),
+    "+ low-rank mass matrix": dict(
+        tune=700, draws=500, target_accept=0.95, low_rank_modified_mass_matrix=True
+    ),
+    "+ target_accept 0.9": dict(
+        tune=700, draws=500, target_accept=0.9, low_rank_modified_mass_matrix=True
+    ),
+    "+ tune 300, draws 600 (= full)": dict(
+        tune=300, draws=600, target_accept=0.9, low_rank_modified_mass_matrix=True
+    ),
+}
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_state(region: str, run_date: str, seed: int) -> list[dict]:
+    import nutpie
+
+    model = m.build_model(_data.observed(region, run_date))
+    started = time.perf_counter()
+    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    print(f"{region}: compiled in {time.perf_counter() - started:.1f} s", flush=True)
+    rows = []
+    for name, settings in SETTINGS.items():
+        wall, cpu = time.perf_counter(), _cpu()
+        idata = nutpie.sample(
+            compiled, chains=4, cores=4, seed=seed, save_warmup=False, progress_bar=False,
+            **settings,
+        )  # fmt: skip
+        wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+        diag = m.convergence(idata)
+        rows.append(
+            {
+                "region": region,
+                "setting": name,
+                "sampling_s": wall,
+                "cpu_s": cpu,
+                "steps_per_draw": float(idata.sample_stats["n_steps"].mean()),
+                "ess_per_s": diag["min_ess_bulk"] / wall,
+                **diag,
+            }
+        )
+        print(_row(rows[-1], rows[0]), flush=True)
+    return rows
+
+
+def _row(r: dict, first: dict) -> str:
+    return (
+        f"| {r['region']} | {r['setting']} | {r['sampling_s']:.1f} | {r['cpu_s']:.1f} | "
+        f"{r['steps_per_draw']:.0f} | {r['min_ess_bulk']:.0f} / {r['min_ess_tail']:.0f} | "
+        f"{r['max_rhat']:.3f} | {r['divergences']} | {r['ess_per_s']:.0f} | "
+        f"{r['ess_per_s'] / first['ess_per_s']:.1f} |"
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks sampler_settings")
+    parser.add_argument("--states", default="VT,CA")
+    parser.add_argument("--run-date", default="2021-03-07")
+    parser.add_argument("--seed", type=int, default=20210307)
+    args = parser.parse_args(argv)
+    print(
+        "| state | setting | sampling s | CPU s | steps/draw | ESS bulk / tail | max r_hat "
+        "| div | ESS/s | ratio |\n|---|---|---|---|---|---|---|---|---|---|",
+        flush=True,
+    )
+    rows = []
+    for region in args.states.split(","):
+        rows += run_state(region, args.run_date, args.seed)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "sampler_settings.json").write_text(json.dumps(rows, indent=1))
+    return 0
