@@ -102,6 +102,15 @@ def test_inference_is_stored_with_model_version_and_check_metadata(daily):
     evaluation = records[0].event.dagster_event.event_specific_data
     assert evaluation.passed
     assert {"max_rhat", "min_ess_bulk", "min_ess_tail", "divergences"} <= set(evaluation.metadata)
+    # Recorded by the worker processes in the shared instance, with the step's costs.
+    records = instance.fetch_materializations(dg.AssetKey(["rt", "inference"]), limit=10).records
+    assert sorted(str(r.asset_materialization.partition) for r in records) == sorted(
+        f"{DATE}|{state}" for state in STATES
+    )
+    for record in records:
+        meta = {k: v.value for k, v in record.asset_materialization.metadata.items()}
+        assert meta["compile_seconds"] > 0 and meta["sampling_seconds"] > 0
+        assert 100 < meta["peak_rss_mib"] < 8192  # a real process's high-water mark
 
 
 def test_warnings_refuse_promotion_and_keep_yesterday_untouched(daily):
