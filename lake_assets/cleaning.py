@@ -503,11 +503,20 @@ def _csv_options(
     block_size: int,
     skip_header: bool = True,
     use_threads: bool = True,
+    only_empty_is_null: bool = False,
 ):
     def on_invalid(row: pacsv.InvalidRow) -> str:
         malformed.append(row.text)
         return "skip"
 
+    convert = pacsv.ConvertOptions(
+        column_types=types,
+        include_columns=list(CANONICAL_COLUMNS),
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    if only_empty_is_null:
+        convert.null_values = [""]
     return dict(
         read_options=pacsv.ReadOptions(
             column_names=[n if n else "_trailing" for n in names],
@@ -516,13 +525,32 @@ def _csv_options(
             use_threads=use_threads,
         ),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types=types,
-            include_columns=list(CANONICAL_COLUMNS),
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
+        convert_options=convert,
     )
+
+
+# The spellings Arrow reads as null by default ("NA", "NULL", "nan", ...).
+_DEFAULT_NULLS = frozenset(pacsv.ConvertOptions().null_values)
+
+
+def _same_as_default_nulls(table: pa.Table) -> bool:
+    """Whether a block read with only "" as null reads the same with Arrow's default nulls.
+
+    Checking a dozen spellings on every field costs a sixth of the parse, and
+    the files write missing values as empty fields. Another spelling either
+    fails a number or date column (and the block is read again) or shows up
+    here: as NaN in a float column ("nan") or as a code in a dictionary.
+    """
+    for name in table.column_names:
+        col = table[name]
+        if pa.types.is_floating(col.type):
+            if pc.any(pc.is_nan(col)).as_py():
+                return False
+        elif pa.types.is_dictionary(col.type):
+            for chunk in col.chunks:
+                if not _DEFAULT_NULLS.isdisjoint(chunk.dictionary.to_pylist()):
+                    return False
+    return True
 
 
 # Raw text handed to one parsing thread at a time. A few blocks are in flight
@@ -616,9 +644,13 @@ class _BlockParser:
                 _PARSE_CHUNK_BYTES,
                 skip_header=has_header,
                 use_threads=False,
+                only_empty_is_null=level == 0,
             )
             try:
                 table = pacsv.read_csv(pa.BufferReader(block), **options)
+                if level == 0 and not _same_as_default_nulls(table):
+                    level = 1
+                    continue
                 break
             except pa.ArrowInvalid as error:
                 if "Empty CSV file" in str(error):

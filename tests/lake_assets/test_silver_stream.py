@@ -271,3 +271,21 @@ def test_a_source_failing_midway_raises_and_leaves_no_threads(tmp_path):
             lambda: Failing(data), 2013, str(tmp_path / "s.parquet"), block_size=16 << 10
         )
     assert threading.active_count() == before
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"DEP_DELAY": "nan"}, {"TAXI_OUT": "NaN"}, {"ORIGIN": "NA"}, {"CANCELLATION_CODE": "NULL"}],
+)
+def test_null_spellings_other_than_empty_read_as_before(tmp_path, values):
+    integers = {"CANCELLED": "0", "DIVERTED": "0"}
+    lines = [row(**integers), row(**{**integers, "OP_CARRIER_FL_NUM": "7", **values})]
+    data = (CSV_HEADER + "".join(lines)).encode()
+    table, malformed = read_raw(data, "raw.csv")
+    whole = clean(table, 2013, malformed)
+    result, silver = stream(tmp_path, data)
+    # The fast read takes only "" as null; a block with another spelling is read again.
+    assert result.read_as == {"float": 1}
+    assert result.counts == whole.counts
+    assert result.quarantine_reasons == whole.quarantine_reasons
+    assert_same_rows(silver, whole.silver)
