@@ -179,7 +179,11 @@ def silver_flights(context: dg.AssetExecutionContext):
     silver_path = _stored(SILVER, year, "parquet")
     with lake_files.atomic_output(silver_path) as tmp:
         result = cleaning.clean_to_parquet(
-            lambda: bronze.open("rb"), int(year), tmp, f"lake/bronze_flights/{year}"
+            lambda: bronze.open("rb"),
+            int(year),
+            tmp,
+            f"lake/bronze_flights/{year}",
+            local_path=str(bronze.path) if lake_files.is_local(bronze) else None,
         )
         sample = cleaning.to_pandas(result.silver_sample)
         typed = dg.check_dagster_type(SilverFlights, sample)

@@ -14,10 +14,12 @@ from upath import UPath
 
 from lake_assets.cleaning import (
     FlightKeys,
+    RawFileError,
     aggregate_daily,
     clean,
     clean_to_parquet,
     line_blocks,
+    mapped_line_blocks,
     read_raw,
     usable_cpus,
 )
@@ -68,11 +70,18 @@ def year_lines(n: int, every: int = 37) -> list[str]:
     return lines
 
 
-def stream(tmp_path, data: bytes, **kwargs):
+def stream(tmp_path, data: bytes, mapped: bool = True, **kwargs):
     path = tmp_path / "raw.csv"
     path.write_bytes(data)
     silver = tmp_path / "silver.parquet"
-    result = clean_to_parquet(lambda: path.open("rb"), 2013, str(silver), "raw.csv", **kwargs)
+    result = clean_to_parquet(
+        lambda: path.open("rb"),
+        2013,
+        str(silver),
+        "raw.csv",
+        local_path=str(path) if mapped else None,
+        **kwargs,
+    )
     return result, pq.read_table(silver)
 
 
@@ -85,12 +94,12 @@ def assert_same_rows(a: pa.Table, b: pa.Table) -> None:
     pd.testing.assert_frame_equal(left, right)
 
 
-@pytest.mark.parametrize("workers", [1, 2, 3])
-def test_blocks_in_parallel_give_the_whole_file_result(tmp_path, workers):
+@pytest.mark.parametrize(("workers", "mapped"), [(1, True), (2, True), (3, True), (2, False)])
+def test_blocks_in_parallel_give_the_whole_file_result(tmp_path, workers, mapped):
     data = (CSV_HEADER + "".join(year_lines(3000))).encode()
     table, malformed = read_raw(data, "raw.csv")
     whole = clean(table, 2013, malformed)
-    result, silver = stream(tmp_path, data, block_size=16 << 10, workers=workers)
+    result, silver = stream(tmp_path, data, mapped, block_size=16 << 10, workers=workers)
 
     assert result.batches > 10
     assert result.counts == whole.counts
@@ -143,13 +152,22 @@ def test_gzip_no_final_newline_and_header_only(tmp_path):
     assert silver.num_rows == 0 and silver.schema.equals(SILVER_SCHEMA)
     assert result.counts["rows_read"] == 0
 
+    with pytest.raises(RawFileError, match="lacks canonical columns"):
+        stream(tmp_path, b"")
 
-def test_line_blocks_cut_only_at_line_ends():
+
+@pytest.mark.parametrize("final_newline", [True, False])
+def test_line_blocks_cut_only_at_line_ends(final_newline):
     data = b"".join(f"{i},{'x' * (i % 50)}\n".encode() for i in range(500))
-    blocks = list(line_blocks(io.BytesIO(data), 256))
-    assert b"".join(b.to_pybytes() for b, _ in blocks) == data
-    assert all(b.to_pybytes().endswith(b"\n") for b, _ in blocks)
-    assert [first for _, first in blocks] == [True] + [False] * (len(blocks) - 1)
+    data += b"" if final_newline else b"last,line"
+    for blocks in (
+        list(line_blocks(io.BytesIO(data), 256)),
+        list(mapped_line_blocks(pa.py_buffer(data), 256)),
+    ):
+        assert b"".join(b.to_pybytes() for b, _ in blocks) == data
+        assert all(b.to_pybytes().endswith(b"\n") for b, _ in blocks[:-1])
+        assert [first for _, first in blocks] == [True] + [False] * (len(blocks) - 1)
+        assert 10 < len(blocks) < 100
 
 
 def reference_gold(silver: pd.DataFrame) -> pd.DataFrame:
