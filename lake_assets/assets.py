@@ -236,10 +236,10 @@ def gold_dep_delay_by_date(context: dg.AssetExecutionContext):
     silver = _stored(SILVER, context.partition_key, "parquet")
     if lake_files.is_local(silver):
         # A path, not a Python file object: Arrow reads the columns natively.
-        gold = cleaning.aggregate_daily(cleaning.read_silver_for_gold(str(silver.path)))
+        gold = cleaning.aggregate_silver_file(str(silver.path))
     else:
         with silver.open("rb") as fh:
-            gold = cleaning.aggregate_daily(cleaning.read_silver_for_gold(fh))
+            gold = cleaning.aggregate_silver_file(fh)
     return dg.Output(
         gold,
         metadata={

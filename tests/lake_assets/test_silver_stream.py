@@ -16,6 +16,7 @@ from lake_assets.cleaning import (
     FlightKeys,
     RawFileError,
     aggregate_daily,
+    aggregate_silver_file,
     clean,
     clean_to_parquet,
     line_blocks,
@@ -307,3 +308,14 @@ def test_null_spellings_other_than_empty_read_as_before(tmp_path, values):
     assert result.counts == whole.counts
     assert result.quarantine_reasons == whole.quarantine_reasons
     assert_same_rows(silver, whole.silver)
+
+
+@pytest.mark.parametrize("statistics", [True, False])
+def test_aggregate_of_a_file_batch_by_batch_equals_the_whole(tmp_path, statistics):
+    data = (CSV_HEADER + "".join(year_lines(3000))).encode()
+    _, silver = stream(tmp_path, data, block_size=16 << 10)
+    path = tmp_path / "gold-input.parquet"
+    pq.write_table(silver, path, row_group_size=500, write_statistics=statistics)
+    whole = aggregate_daily(silver)
+    pd.testing.assert_frame_equal(aggregate_silver_file(str(path), batch_rows=300), whole)
+    assert whole["flights"].sum() == silver.num_rows and len(whole) > 50
