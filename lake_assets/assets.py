@@ -59,6 +59,14 @@ def landing_candidates(year: str) -> list[UPath]:
     return [base / f"{year}.csv", base / f"{year}.csv.gz"]
 
 
+def _plain_local(source: object) -> bool:
+    """A landing file on the local disk, not gzip: bronze can be a plain file copy."""
+    if not isinstance(source, UPath) or not lake_files.is_local(source):
+        return False
+    with source.open("rb") as fh:
+        return fh.read(2) != b"\x1f\x8b"
+
+
 BRONZE = dg.AssetKey(["lake", "bronze_flights"])
 SILVER = dg.AssetKey(["lake", "silver_flights"])
 QUARANTINE = dg.AssetKey(["lake", "quarantined_flights"])
@@ -120,6 +128,8 @@ def bronze_flights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                     "delete it deliberately to replace the year"
                 ),
             )
+    elif _plain_local(source) and lake_files.is_local(stored):
+        stats = copying.atomic_copy_local_hashing(str(source.path), stored)
     else:
         with open_source() as fh:
             stats = copying.atomic_copy_hashing(fh, stored)

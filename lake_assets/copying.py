@@ -11,6 +11,7 @@ bytes written.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
@@ -31,8 +32,8 @@ class _Digest:
         self.lines += chunk.count(b"\n")
 
 
-def copy_hashing(src: BinaryIO, dst: BinaryIO) -> lake_files.CopyStats:
-    """Copy ``src`` to ``dst`` in chunks; size, line count and sha256 of the bytes copied."""
+def copy_hashing(src: BinaryIO, dst: BinaryIO | None = None) -> lake_files.CopyStats:
+    """Copy ``src`` to ``dst`` (or only read it) in chunks; size, lines, sha256 of the bytes."""
     digest = _Digest()
     size = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-hash") as hasher:
@@ -43,7 +44,8 @@ def copy_hashing(src: BinaryIO, dst: BinaryIO) -> lake_files.CopyStats:
             if pending is not None:
                 pending.result()
             pending = hasher.submit(digest.update, chunk)
-            dst.write(chunk)
+            if dst is not None:
+                dst.write(chunk)
             size += len(chunk)
         if pending is not None:
             pending.result()
@@ -54,3 +56,16 @@ def atomic_copy_hashing(src: BinaryIO, dst: UPath) -> lake_files.CopyStats:
     """``copy_hashing`` into ``dst``, atomically (see ``resources.lake_files.atomic_output``)."""
     with lake_files.atomic_output(dst) as tmp, open(tmp, "wb") as out:
         return copy_hashing(src, out)
+
+
+def atomic_copy_local_hashing(src_path: str, dst: UPath) -> lake_files.CopyStats:
+    """A local file into a local ``dst`` atomically: copied by the kernel, then hashed.
+
+    ``shutil.copyfile`` copies in the kernel (no pass through Python buffers);
+    the digest is then taken of the copy itself, before it gets its final
+    name, so it is the digest of exactly what bronze stores.
+    """
+    with lake_files.atomic_output(dst) as tmp:
+        shutil.copyfile(src_path, tmp)
+        with open(tmp, "rb") as fh:
+            return copy_hashing(fh)

@@ -24,7 +24,12 @@ from lake_assets.cleaning import (
     read_raw,
     usable_cpus,
 )
-from lake_assets.copying import CHUNK, atomic_copy_hashing, copy_hashing
+from lake_assets.copying import (
+    CHUNK,
+    atomic_copy_hashing,
+    atomic_copy_local_hashing,
+    copy_hashing,
+)
 from lake_assets.schema import CSV_HEADER, SILVER_SCHEMA
 
 from .test_adapter_cleaning import row
@@ -230,6 +235,13 @@ def test_copy_hashing_hashes_and_counts_what_it_writes(tmp_path):
     target = UPath(tmp_path / "bronze" / "2013.csv")
     assert atomic_copy_hashing(io.BytesIO(data), target) == stats
     assert target.read_bytes() == data
+
+    landed = tmp_path / "landing.csv"
+    landed.write_bytes(data)
+    again = UPath(tmp_path / "bronze" / "2014.csv")
+    assert atomic_copy_local_hashing(str(landed), again) == stats
+    assert again.read_bytes() == data
+    assert sorted(p.name for p in (tmp_path / "bronze").iterdir()) == ["2013.csv", "2014.csv"]
 
 
 def test_atomic_copy_leaves_nothing_when_the_source_fails(tmp_path):
