@@ -158,9 +158,12 @@ def _combined(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
 
 
-def _numeric(col: pa.ChunkedArray, name: str, reasons: _Reasons) -> pa.Array:
-    """The column as numbers: as read (float32 or an integer type), or parsed from text."""
-    col = _combined(col)
+def _numeric(col: pa.ChunkedArray, name: str, reasons: _Reasons) -> pa.ChunkedArray:
+    """The column as numbers: as read (float32 or an integer type), or parsed from text.
+
+    Left in the parser's chunks: the kernels and the Parquet writer take
+    chunked columns, and joining them would copy every number once more.
+    """
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
         return col
     ok = pc.match_substring_regex(col, _NUMBER)
