@@ -4,7 +4,7 @@
 
 The model is the product's (numba renewal Op); only the sampler settings change, from
 rt.live's (diagonal mass matrix, tune 700, target_accept 0.95) to the `full` preset
-(low-rank mass matrix, tune 300, target_accept 0.9, 600 draws). Prints per setting:
+(low-rank mass matrix, tune 300, target_accept 0.9, 1000 draws). Prints per setting:
 sampling wall time, CPU time, mean leapfrog steps per draw, min bulk/tail ESS of r_t,
 max r_hat, divergences, ESS/s of sampling and its ratio to the first row's.
 """
@@ -29,8 +29,8 @@ SETTINGS = {
     "+ target_accept 0.9": dict(
         tune=700, draws=500, target_accept=0.9, low_rank_modified_mass_matrix=True
     ),
-    "+ tune 300, draws 600 (= full)": dict(
-        tune=300, draws=600, target_accept=0.9, low_rank_modified_mass_matrix=True
+    "+ tune 300, draws 1000 (= full)": dict(
+        tune=300, draws=1000, target_accept=0.9, low_rank_modified_mass_matrix=True
     ),
 }
 
