@@ -36,9 +36,10 @@ DEFAULTS: dict[str, dict[str, str]] = {
     HEAVY: {
         "cpu_request": "4",
         "cpu_limit": "4",
-        # Measured peak 718 MiB (TX; CA, NY 710; full preset, 2021-03-07) + 128 MiB for the
-        # step worker; request 1.5x and limit 2x that (README ("Running in production")).
-        "memory_request": "1280Mi",
+        # Measured peak 771 MiB (NY; CA 764, TX 768; full preset with 1000 draws,
+        # 2021-03-07) + 128 MiB for the step worker; request 1.5x and limit 2x that,
+        # rounded up to 256 Mi (README ("Running in production")).
+        "memory_request": "1536Mi",
         "memory_limit": "2Gi",
         "ephemeral_request": "1Gi",
         "ephemeral_limit": "4Gi",
