@@ -14,7 +14,7 @@ from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 from dagster_pandas.constraints import ColumnDTypeInSetConstraint
 from upath import UPath
 
-from lake_assets import cleaning, copying, detectors
+from lake_assets import cleaning, detectors
 from lake_assets import warehouse as warehouse_sql
 from lake_assets.charts import anomaly_chart
 from lake_assets.nycflights import NYCFLIGHTS_YEAR, nycflights_year_csv
@@ -129,10 +129,10 @@ def bronze_flights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                 ),
             )
     elif _plain_local(source) and lake_files.is_local(stored):
-        stats = copying.atomic_copy_local_hashing(str(source.path), stored)
+        stats = lake_files.atomic_copy_local(str(source.path), stored)
     else:
         with open_source() as fh:
-            stats = copying.atomic_copy_hashing(fh, stored)
+            stats = lake_files.atomic_write_stream(fh, stored)
     context.log.info(f"bronze {year}: {stats.bytes:,} bytes from {source} at {stored}")
     return dg.MaterializeResult(
         metadata={

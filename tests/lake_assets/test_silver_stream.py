@@ -24,13 +24,8 @@ from lake_assets.cleaning import (
     read_raw,
     usable_cpus,
 )
-from lake_assets.copying import (
-    CHUNK,
-    atomic_copy_hashing,
-    atomic_copy_local_hashing,
-    copy_hashing,
-)
 from lake_assets.schema import CSV_HEADER, SILVER_SCHEMA
+from resources.lake_files import CHUNK, atomic_copy_local, atomic_write_stream, copy_stream
 
 from .test_adapter_cleaning import row
 
@@ -224,22 +219,22 @@ def test_aggregate_of_no_rows():
     assert len(gold) == 0 and list(gold.columns)[:2] == ["fl_date", "origin"]
 
 
-def test_copy_hashing_hashes_and_counts_what_it_writes(tmp_path):
+def test_copy_stream_hashes_and_counts_what_it_writes(tmp_path):
     data = (b"a,b,c\n" * (CHUNK // 6 + 1000)) + b"no newline at the end"
     out = io.BytesIO()
-    stats = copy_hashing(io.BytesIO(data), out)
+    stats = copy_stream(io.BytesIO(data), out)
     assert out.getvalue() == data
     assert stats.sha256 == hashlib.sha256(data).hexdigest()
     assert stats.lines == data.count(b"\n") and stats.bytes == len(data)
 
     target = UPath(tmp_path / "bronze" / "2013.csv")
-    assert atomic_copy_hashing(io.BytesIO(data), target) == stats
+    assert atomic_write_stream(io.BytesIO(data), target) == stats
     assert target.read_bytes() == data
 
     landed = tmp_path / "landing.csv"
     landed.write_bytes(data)
     again = UPath(tmp_path / "bronze" / "2014.csv")
-    assert atomic_copy_local_hashing(str(landed), again) == stats
+    assert atomic_copy_local(str(landed), again) == stats
     assert again.read_bytes() == data
     assert sorted(p.name for p in (tmp_path / "bronze").iterdir()) == ["2013.csv", "2014.csv"]
 
@@ -253,7 +248,7 @@ def test_atomic_copy_leaves_nothing_when_the_source_fails(tmp_path):
 
     target = UPath(tmp_path / "bronze" / "2013.csv")
     with pytest.raises(OSError, match="connection reset"):
-        atomic_copy_hashing(Failing(b"x" * (CHUNK + 10)), target)
+        atomic_write_stream(Failing(b"x" * (CHUNK + 10)), target)
     assert not target.exists()
     assert list((tmp_path / "bronze").iterdir()) == []
 
