@@ -16,7 +16,6 @@ each step's own peak memory (ru_maxrss of its process).
 
 import argparse
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from benchmarks import _data
 from rt_assets import model as m
+from rt_assets.logs import configure_logging
 
 RUN_BY_DEFAULT = False  # about 20 minutes on 2 cores
 OUT = Path(__file__).parent / "out" / "daily"
@@ -182,9 +182,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--states", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for noisy in ("numba", "pytensor", "arviz", "h5py", "alembic", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging()
 
     regions = args.states.split(",") if args.states else _data.regions(args.run_date)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from rt_assets.logs import configure_logging
+
 DEFAULT_DATE = "2020-05-15"
 # A spring-2020 date: short series, so the demo takes about a minute. The `fast` preset
 # (2 chains x 200 draws, low-rank mass matrix) passes rt.live's gate (r_hat <= 1.1, no
@@ -49,9 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "--approve-warnings", action="store_true", help="promote even if staging warns"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for noisy in ("numba", "pytensor", "arviz", "matplotlib", "h5py", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging()
 
     home = ensure_dagster_home()
     import dagster as dg

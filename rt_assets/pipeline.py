@@ -18,6 +18,7 @@ import dagster as dg
 
 from resources.definitions_support import shared_resources
 from rt_assets import assets, checks, site_assets
+from rt_assets.logs import configure_logging
 from rt_assets.partitions import date_state_key
 
 log = logging.getLogger("rt_assets.pipeline")
@@ -111,9 +112,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(ref) -> None:  # noqa: ANN001
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for noisy in ("numba", "pytensor", "arviz", "h5py", "alembic", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging()
     _WORKER["instance"] = dg.DagsterInstance.from_ref(ref)
     _WORKER["resources"] = default_resources()  # Dagster resources do not pickle
 
