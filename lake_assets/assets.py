@@ -10,9 +10,9 @@ import io
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
 from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 from dagster_pandas.constraints import ColumnDTypeInSetConstraint
+from pydantic import Field
 from upath import UPath
 
 from lake_assets import cleaning, detectors
@@ -305,9 +305,7 @@ class AnomalyConfig(dg.Config):
         "Stored at lake/delay_anomalies/YEAR.parquet."
     ),
 )
-def delay_anomalies(
-    context: dg.AssetExecutionContext, config: AnomalyConfig, gold: pd.DataFrame
-):
+def delay_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, gold: pd.DataFrame):
     try:
         scored, report = detectors.detect(
             gold,

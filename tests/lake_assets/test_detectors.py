@@ -130,9 +130,7 @@ def test_comparison_detectors_score_only_the_busiest_airports():
     gold = gold_frame(series)
     gold.loc[gold["origin"] == "A2", "flights"] = 500  # busiest
     gold.loc[gold["origin"] == "A0", "flights"] = 300  # second
-    out, report = detectors.detect(
-        gold, detectors=("iforest", "robust"), comparison_max_airports=2
-    )
+    out, report = detectors.detect(gold, detectors=("iforest", "robust"), comparison_max_airports=2)
     assert report.comparison_airports == ["A2", "A0"]
     assert report.detectors_run == ("iforest", "robust")
     with_score = set(out.loc[out["iforest_score"].notna(), "origin"])
