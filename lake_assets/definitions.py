@@ -3,7 +3,8 @@
 import dagster as dg
 
 from lake_assets import assets, checks, freshness, jobs, schedules, sensors
-from resources.definitions_support import executor, shared_resources
+from lake_assets.resources import lake_resources
+from resources.definitions_support import executor
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([assets]),
@@ -11,6 +12,6 @@ defs = dg.Definitions(
     jobs=jobs.JOBS,
     schedules=schedules.SCHEDULES,
     sensors=sensors.SENSORS,
-    resources=shared_resources(),
+    resources=lake_resources(),
     executor=executor(),
 )

@@ -6,8 +6,10 @@ never at import time, and never touches the network.
 - ``DAGSTER_DEPLOYMENT=local`` (default): Dagster's default multiprocess
   executor, the lake in ``./.lake``, SQLite warehouse.
 - ``DAGSTER_DEPLOYMENT=production``: every step is a Kubernetes Job
-  (``k8s_job_executor``); the lake and warehouse come from ``LAKE_URL`` and
-  ``WAREHOUSE_URL``, which must then be set (``production_problems``).
+  (``k8s_job_executor``); each resource a location uses must then be set up for
+  production (``checked_resources``): the lake IO manager needs an object-store
+  ``LAKE_URL``, the warehouse a PostgreSQL ``WAREHOUSE_URL``. A location is only
+  checked for the resources it declares (rt has no warehouse).
 """
 
 from __future__ import annotations
@@ -15,11 +17,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from resources.alerts import AlertsResource
-from resources.io_manager import LakeIOManager
 from resources.k8s import HEAVY, STEP_KIND_TAG
-from resources.settings import deployment, is_local_lake
-from resources.warehouse import WarehouseResource
+from resources.settings import deployment
 
 # rt.live ran at most 25 inference containers at once.
 DEFAULT_MAX_INFERENCE_PODS = 25
@@ -29,17 +28,23 @@ DEFAULT_MAX_CONCURRENT_STEPS = 25
 DEFAULT_JOB_TTL_SECONDS = 600
 
 
-def shared_resources() -> dict[str, Any]:
-    """Resources every code location gets, keyed by the names assets use."""
+def checked_resources(resources: dict[str, Any]) -> dict[str, Any]:
+    """A code location's resources, as given; in production, refused (ValueError naming
+    every problem) if any of them is not set up for production.
+
+    Each resource says what it needs through a ``production_problems()`` method, so
+    the check lives with the resource it protects.
+    """
     if deployment() == "production":
-        problems = production_problems()
+        problems = [
+            problem
+            for resource in resources.values()
+            if hasattr(resource, "production_problems")
+            for problem in resource.production_problems()
+        ]
         if problems:
             raise ValueError("DAGSTER_DEPLOYMENT=production but: " + "; ".join(problems))
-    return {
-        "io_manager": LakeIOManager(),
-        "alerts": AlertsResource(),
-        "warehouse": WarehouseResource(),
-    }
+    return resources
 
 
 def _int_env(name: str, default: int, minimum: int = 1) -> int:
@@ -90,23 +95,3 @@ def executor():  # noqa: ANN201 - an ExecutorDefinition, or None for Dagster's d
     from dagster_k8s import k8s_job_executor
 
     return k8s_job_executor.configured(k8s_executor_config(), name="k8s")
-
-
-def production_problems() -> list[str]:
-    """What is wrong with the environment for a production deployment (empty: fine).
-
-    Guards against the dev/prod slip-up: production must never fall back to the
-    local `.lake` folder or the SQLite warehouse.
-    """
-    problems = []
-    lake = os.environ.get("LAKE_URL", "").strip()
-    if not lake:
-        problems.append("LAKE_URL is not set (production would write to ./.lake)")
-    elif is_local_lake(lake):
-        problems.append(f"LAKE_URL={lake!r} is a local path, not an object store URL")
-    warehouse = os.environ.get("WAREHOUSE_URL", "").strip()
-    if not warehouse:
-        problems.append("WAREHOUSE_URL is not set (production would use SQLite)")
-    elif not warehouse.startswith("postgresql"):
-        problems.append(f"WAREHOUSE_URL must be a postgresql+psycopg:// URL, got {warehouse!r}")
-    return problems

@@ -31,7 +31,7 @@ import dagster as dg
 from dagster import InputContext, OutputContext
 from upath import UPath
 
-from resources.settings import lake_url
+from resources.settings import configured_lake_url, is_local_lake, lake_url
 
 LAKE_FORMAT_KEY = "lake/format"
 
@@ -198,6 +198,15 @@ class LakeIOManager(dg.ConfigurableIOManager):
     def _base(self) -> UPath:
         url = self.base_url or lake_url()
         return UPath(url)
+
+    def production_problems(self) -> list[str]:
+        """Why this lake is wrong for production (empty: fine): never ``./.lake``."""
+        url = self.base_url or configured_lake_url()
+        if not url:
+            return ["LAKE_URL is not set (production would write to ./.lake)"]
+        if is_local_lake(url):
+            return [f"LAKE_URL={url!r} is a local path, not an object store URL"]
+        return []
 
     def _manager(self) -> _LakeUPathIOManager:
         return _LakeUPathIOManager(self._base())

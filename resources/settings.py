@@ -14,12 +14,19 @@ from pathlib import Path
 DEFAULT_LAKE_DIR = ".lake"
 
 
+def configured_lake_url() -> str:
+    """`LAKE_URL` as set (without a trailing slash), or empty when it is not set."""
+    return os.environ.get("LAKE_URL", "").strip().rstrip("/")
+
+
 def lake_url() -> str:
     """Base URL of the lake: `LAKE_URL`, or an absolute path to `./.lake`."""
-    url = os.environ.get("LAKE_URL", "").strip()
-    if url:
-        return url.rstrip("/")
-    return str(Path.cwd() / DEFAULT_LAKE_DIR)
+    return configured_lake_url() or str(Path.cwd() / DEFAULT_LAKE_DIR)
+
+
+def configured_warehouse_url() -> str:
+    """`WAREHOUSE_URL` as set, or empty when it is not set."""
+    return os.environ.get("WAREHOUSE_URL", "").strip()
 
 
 def is_local_lake(url: str | None = None) -> bool:
@@ -29,7 +36,7 @@ def is_local_lake(url: str | None = None) -> bool:
 
 def warehouse_url() -> str:
     """SQLAlchemy URL of the warehouse: `WAREHOUSE_URL`, or SQLite inside the local lake."""
-    url = os.environ.get("WAREHOUSE_URL", "").strip()
+    url = configured_warehouse_url()
     if url:
         return url
     base = lake_url()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dagster as dg
 import sqlalchemy as sa
 
-from resources.settings import warehouse_url
+from resources.settings import configured_warehouse_url, warehouse_url
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -23,6 +23,16 @@ class WarehouseResource(dg.ConfigurableResource):
     def engine(self) -> sa.Engine:
         # pool_pre_ping: a step may hold the engine across a database restart.
         return sa.create_engine(self.resolved_url(), pool_pre_ping=True)
+
+    def production_problems(self) -> list[str]:
+        """Why this warehouse is wrong for production (empty: fine): never SQLite."""
+        url = self.url or configured_warehouse_url()
+        if not url:
+            return ["WAREHOUSE_URL is not set (production would use SQLite)"]
+        if not url.startswith("postgresql"):
+            shown = sa.make_url(url).render_as_string(hide_password=True)
+            return [f"WAREHOUSE_URL must be a postgresql+psycopg:// URL, got {shown!r}"]
+        return []
 
     def display_url(self) -> str:
         """The URL with any password hidden, for logs and metadata."""

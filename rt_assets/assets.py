@@ -30,9 +30,6 @@ class RtStagingPolicy(dg.ConfigurableResource):
     max_rt_change: float = publication.DEFAULT_MAX_CHANGE
 
 
-RT_RESOURCES = {"rt_staging_policy": RtStagingPolicy()}
-
-
 def _lake(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> LakeIOManager:
     manager = context.resources.io_manager
     if not isinstance(manager, LakeIOManager):

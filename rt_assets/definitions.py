@@ -2,8 +2,9 @@
 
 import dagster as dg
 
-from resources.definitions_support import executor, shared_resources
+from resources.definitions_support import executor
 from rt_assets import assets, checks, freshness, jobs, schedules, sensors, site_assets
+from rt_assets.resources import rt_resources
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([assets, site_assets]),
@@ -11,6 +12,6 @@ defs = dg.Definitions(
     jobs=jobs.JOBS,
     schedules=schedules.SCHEDULES,
     sensors=sensors.SENSORS,
-    resources={**shared_resources(), **assets.RT_RESOURCES},
+    resources=rt_resources(),
     executor=executor(),
 )

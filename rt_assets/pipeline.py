@@ -16,10 +16,10 @@ from typing import Any
 
 import dagster as dg
 
-from resources.definitions_support import shared_resources
 from rt_assets import assets, checks, site_assets
 from rt_assets.logs import configure_logging
 from rt_assets.partitions import date_state_key
+from rt_assets.resources import rt_resources
 
 log = logging.getLogger("rt_assets.pipeline")
 
@@ -59,7 +59,7 @@ class DailyResult:
 
 
 def default_resources() -> dict[str, Any]:
-    return {**shared_resources(), **assets.RT_RESOURCES}
+    return rt_resources()
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:

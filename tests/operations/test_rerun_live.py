@@ -10,7 +10,7 @@ import sys
 
 import dagster as dg
 
-from resources.definitions_support import shared_resources
+from rt_assets.resources import rt_resources
 from tests.fixtures.dagster_server import REPO_ROOT
 
 DATES = ["2020-05-01", "2020-05-02"]
@@ -34,7 +34,7 @@ def _materialize_raw_counts(server, monkeypatch):
     with server.instance() as instance:
         for date in DATES:
             result = dg.materialize(
-                [raw], partition_key=date, instance=instance, resources=shared_resources()
+                [raw], partition_key=date, instance=instance, resources=rt_resources()
             )
             assert result.success
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from resources.definitions_support import production_problems, shared_resources
+from lake_assets.resources import lake_resources
+from rt_assets.resources import rt_resources
 from tests.production.conftest import REPO_ROOT
 
 INSTANCE_ENV = {
@@ -212,19 +213,45 @@ def test_production_resources_refuse_local_fallbacks(monkeypatch):
     monkeypatch.setenv("DAGSTER_DEPLOYMENT", "production")
     monkeypatch.delenv("LAKE_URL", raising=False)
     monkeypatch.delenv("WAREHOUSE_URL", raising=False)
-    with pytest.raises(ValueError, match="LAKE_URL is not set"):
-        shared_resources()
+    for build in (rt_resources, lake_resources):
+        with pytest.raises(ValueError, match="LAKE_URL is not set"):
+            build()
     monkeypatch.setenv("LAKE_URL", str(Path.cwd() / ".lake"))
     monkeypatch.setenv("WAREHOUSE_URL", "sqlite:///x.sqlite")
-    problems = production_problems()
-    assert any("local path" in p for p in problems)
-    assert any("postgresql" in p for p in problems)
+    with pytest.raises(ValueError) as refused:
+        lake_resources()
+    assert "is a local path, not an object store URL" in str(refused.value)
+    assert "WAREHOUSE_URL must be a postgresql+psycopg:// URL, got 'sqlite:///x.sqlite'" in str(
+        refused.value
+    )
     monkeypatch.setenv("LAKE_URL", "s3://rt-lake-prod-rt/lake")
-    monkeypatch.setenv("WAREHOUSE_URL", "postgresql+psycopg://rt@db.internal/warehouse")
-    assert production_problems() == []
-    resources = shared_resources()
+    monkeypatch.setenv("WAREHOUSE_URL", "postgresql+psycopg://rt:hunter2@db.internal/warehouse")
+    resources = lake_resources()
     # The IO manager resolves to the production bucket, not ./.lake.
     assert str(resources["io_manager"]._base()) == "s3://rt-lake-prod-rt/lake"
+
+
+def test_each_location_is_checked_only_for_the_resources_it_uses(monkeypatch):
+    """rt uses no warehouse: with the README's rt secret (no WAREHOUSE_URL) it loads;
+    lake does use one, and refuses to load without it."""
+    monkeypatch.setenv("DAGSTER_DEPLOYMENT", "production")
+    monkeypatch.setenv("LAKE_URL", "s3://rt-lake-prod-rt/lake")
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    assert sorted(rt_resources()) == ["alerts", "io_manager", "rt_staging_policy"]
+    with pytest.raises(ValueError, match="WAREHOUSE_URL is not set"):
+        lake_resources()
+    monkeypatch.setenv("WAREHOUSE_URL", "sqlite:///x.sqlite")
+    assert sorted(rt_resources()) == ["alerts", "io_manager", "rt_staging_policy"]
+
+
+def test_refusal_hides_the_warehouse_password(monkeypatch):
+    monkeypatch.setenv("DAGSTER_DEPLOYMENT", "production")
+    monkeypatch.setenv("LAKE_URL", "s3://rt-lake-prod-lake/lake")
+    monkeypatch.setenv("WAREHOUSE_URL", "mysql://lake:s3cr3t-pw@db/warehouse")
+    with pytest.raises(ValueError) as refused:
+        lake_resources()
+    assert "s3cr3t-pw" not in str(refused.value)
+    assert "mysql://lake:***@db/warehouse" in str(refused.value)
 
 
 def test_local_deployment_keeps_embedded_defaults(monkeypatch):

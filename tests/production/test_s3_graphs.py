@@ -83,19 +83,18 @@ def test_lake_graph_on_s3_with_postgres_warehouse(s3_env, postgres_url, monkeypa
 
     monkeypatch.setenv("WAREHOUSE_URL", postgres_url)
     from lake_assets import assets
-    from lake_assets.definitions import defs
+    from lake_assets.resources import lake_resources
     from lake_assets.warehouse import delay_table
 
     # definitions.py read the environment at import (a code server imports it
     # with the production environment already set); build resources now.
-    from resources.definitions_support import shared_resources
 
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         result = dg.materialize(
             dg.load_assets_from_modules([assets]),
             partition_key="2013",
             instance=instance,
-            resources={**defs.resources, **shared_resources()},
+            resources=lake_resources(),
         )
     assert result.success
 

@@ -23,7 +23,10 @@ HEADER = ",".join(RT_CSV_COLUMNS)
 
 
 def _resources(lake) -> dict:
-    return {"io_manager": LakeIOManager(base_url=str(lake)), **assets.RT_RESOURCES}
+    return {
+        "io_manager": LakeIOManager(base_url=str(lake)),
+        "rt_staging_policy": assets.RtStagingPolicy(),
+    }
 
 
 @pytest.fixture(scope="module")
