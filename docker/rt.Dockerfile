@@ -1,6 +1,16 @@
 # Code location "rt": build from the repository root with
 #   docker build -f docker/rt.Dockerfile -t <registry>/rt-lake-rt:<tag> .
 # Dependencies come from uv.lock (--frozen: the same pins as CI, no resolution).
+
+# Stage 1: the Rt page bundle (site/dist) that rt/site publishes, built from the
+# npm packages pinned by site/package-lock.json (the same build as `make setup`).
+FROM node:22.12.0-bookworm-slim AS site
+WORKDIR /site
+COPY site/package.json site/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY site/ ./
+RUN npm run build
+
 FROM python:3.11.14-slim-bookworm
 
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
@@ -29,6 +39,8 @@ RUN uv sync --frozen --no-dev --no-install-project \
 # Only this location's package and the shared resources.
 COPY resources/ resources/
 COPY rt_assets/ rt_assets/
+# rt_assets/site.py finds the bundle beside the package: /opt/dagster/app/site/dist.
+COPY --from=site /site/dist site/dist/
 
 # Non-root; the root filesystem can be mounted read-only (everything that
 # writes at run time writes under /tmp, an emptyDir in the pods).
