@@ -12,6 +12,10 @@
 import json
 
 import dagster as dg
+
+# Private: RunRequest.for_asset_graph_subset (public) is the only way a sensor can ask
+# for one backfill over several partitions of differently partitioned assets, and it
+# takes an AssetGraphSubset, which Dagster 1.13 builds only through these classes.
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 from dagster._core.definitions.events import AssetKeyPartitionKey
 
@@ -63,15 +67,11 @@ def _downstream(asset_graph) -> set[dg.AssetKey]:
 )
 def rt_daily_fanout(context: dg.SensorEvaluationContext):
     after = int(context.cursor) if context.cursor else None
-    records = context.instance.get_event_records(
-        dg.EventRecordsFilter(
-            event_type=dg.DagsterEventType.ASSET_MATERIALIZATION,
-            asset_key=COUNTS,
-            after_cursor=after,
-        ),
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=COUNTS, after_storage_id=after),
         limit=100,
         ascending=True,
-    )
+    ).records
     asset_graph = context.repository_def.asset_graph
     states = state_partitions.get_partition_keys()
     launched = []

@@ -1,0 +1,109 @@
+"""The production sensors evaluated against a real Dagster instance.
+
+``rt_daily_fanout`` reads the instance's materializations of the counts and must
+turn a scheduled counts run into exactly one backfill for that date (every state
+downstream, nothing for other dates), and ignore manual counts runs.
+``lake_landing`` lists the landing folder of the lake and must start one run per
+new or changed file.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from rt_assets.partitions import state_partitions
+from rt_assets.schedules import SCHEDULE_NAME
+
+SCHEDULED_DATE = "2020-05-01"
+MANUAL_DATE = "2020-05-02"
+
+
+@pytest.fixture()
+def rt_defs(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKE_URL", str(tmp_path / "lake"))
+    monkeypatch.delenv("DAGSTER_DEPLOYMENT", raising=False)
+    from rt_assets.definitions import defs
+    from rt_assets.resources import rt_resources
+
+    return defs, rt_resources()
+
+
+def _counts(defs, instance, resources, date: str, tags: dict[str, str]) -> None:
+    keys = [dg.AssetKey(["rt", "raw_counts"]), dg.AssetKey(["rt", "processed_counts"])]
+    result = dg.materialize(
+        [defs.get_assets_def(k) for k in keys],
+        partition_key=date,
+        instance=instance,
+        resources=resources,
+        tags=tags,
+    )
+    assert result.success
+
+
+def test_fanout_turns_a_scheduled_counts_run_into_one_backfill(rt_defs, tmp_path):
+    defs, resources = rt_defs
+    sensor = defs.get_sensor_def("rt_daily_fanout")
+    with dg.instance_for_test() as instance:
+        _counts(defs, instance, resources, MANUAL_DATE, tags={})
+        _counts(defs, instance, resources, SCHEDULED_DATE, {"dagster/schedule_name": SCHEDULE_NAME})
+        repo = defs.get_repository_def()
+
+        context = dg.build_sensor_context(instance=instance, repository_def=repo)
+        requests = list(sensor(context))
+        runs = [r for r in requests if isinstance(r, dg.RunRequest)]
+        assert len(runs) == 1, requests
+        request = runs[0]
+        assert request.tags["rt/run-date"] == SCHEDULED_DATE
+        wanted = {
+            (p.asset_key.to_user_string(), p.partition_key)
+            for p in request.asset_graph_subset.iterate_asset_partitions()
+        }
+        states = state_partitions.get_partition_keys()
+        assert len(states) == 51
+        for key in ("rt/inference", "rt/summary"):
+            assert {p for k, p in wanted if k == key} == {f"{SCHEDULED_DATE}|{s}" for s in states}
+        for key in ("rt/national_csv", "rt/staged_msgpack", "rt/published_msgpack"):
+            assert (key, SCHEDULED_DATE) in wanted, key
+        # nothing upstream of the counts, nothing for the manual date
+        assert not any(k in ("rt/raw_counts", "rt/processed_counts") for k, _ in wanted)
+        assert not any(p and p.startswith(MANUAL_DATE) for _, p in wanted)
+
+        # The cursor moved past both records: the next tick launches nothing.
+        again = list(
+            sensor(
+                dg.build_sensor_context(
+                    instance=instance, repository_def=repo, cursor=context.cursor
+                )
+            )
+        )
+        assert not [r for r in again if isinstance(r, dg.RunRequest)]
+        assert any(isinstance(r, dg.SkipReason) for r in again)
+
+
+def test_landing_sensor_starts_one_run_per_new_file(tmp_path, monkeypatch):
+    lake = tmp_path / "lake"
+    monkeypatch.setenv("LAKE_URL", str(lake))
+    monkeypatch.delenv("DAGSTER_DEPLOYMENT", raising=False)
+    from lake_assets.definitions import defs
+
+    sensor = defs.get_sensor_def("lake_landing")
+    repo = defs.get_repository_def()
+    (lake / "landing").mkdir(parents=True)
+    (lake / "landing" / "2013.csv").write_text("FL_DATE,DEP_DELAY\n2013-01-01,3\n")
+    (lake / "landing" / "readme.txt").write_text("not a year")
+    with dg.instance_for_test() as instance:
+        first = sensor(dg.build_sensor_context(instance=instance, repository_def=repo))
+        assert [r.partition_key for r in first.run_requests] == ["2013"]
+        assert first.run_requests[0].tags == {"lake/landing-file": "2013.csv"}
+        second = sensor(
+            dg.build_sensor_context(instance=instance, repository_def=repo, cursor=first.cursor)
+        )
+        assert second.run_requests == []
+        # A new version of the same file is a new run with a new run key.
+        (lake / "landing" / "2013.csv").write_text("FL_DATE,DEP_DELAY\n2013-01-02,5\n")
+        third = sensor(
+            dg.build_sensor_context(instance=instance, repository_def=repo, cursor=second.cursor)
+        )
+        assert [r.partition_key for r in third.run_requests] == ["2013"]
+        assert third.run_requests[0].run_key != first.run_requests[0].run_key
