@@ -52,3 +52,16 @@ def deployment() -> str:
     if value not in ("local", "production"):
         raise ValueError(f"DAGSTER_DEPLOYMENT must be 'local' or 'production', got {value!r}")
     return value
+
+
+def daily_states(known: list[str]) -> list[str]:
+    """The states the daily fan-out estimates: `RT_DAILY_STATES` (a comma list of
+    codes, or `all`, the default), checked against ``known``, in ``known``'s order."""
+    raw = os.environ.get("RT_DAILY_STATES", "").strip()
+    if not raw or raw.lower() == "all":
+        return list(known)
+    wanted = {code.strip().upper() for code in raw.split(",") if code.strip()}
+    unknown = sorted(wanted - set(known))
+    if unknown:
+        raise ValueError(f"RT_DAILY_STATES names unknown state codes {unknown}")
+    return [code for code in known if code in wanted]

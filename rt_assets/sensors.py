@@ -20,6 +20,7 @@ from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraph
 from dagster._core.definitions.events import AssetKeyPartitionKey
 
 from resources.alert_sensors import build_check_alert_sensor, build_run_failure_alert_sensor
+from resources.settings import daily_states
 from rt_assets.freshness import FRESHNESS_CHECKS
 from rt_assets.partitions import state_partitions
 from rt_assets.schedules import SCHEDULE_NAME
@@ -62,7 +63,8 @@ def _downstream(asset_graph) -> set[dg.AssetKey]:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "After the rt_daily schedule's counts run: one backfill of inference and summary for all "
-        "51 states, then national CSV, staging and publication, for that date."
+        "51 states (or those in RT_DAILY_STATES), then national CSV, staging and publication, "
+        "for that date."
     ),
 )
 def rt_daily_fanout(context: dg.SensorEvaluationContext):
@@ -73,7 +75,7 @@ def rt_daily_fanout(context: dg.SensorEvaluationContext):
         ascending=True,
     ).records
     asset_graph = context.repository_def.asset_graph
-    states = state_partitions.get_partition_keys()
+    states = daily_states(state_partitions.get_partition_keys())
     launched = []
     for record in records:
         after = record.storage_id

@@ -107,3 +107,30 @@ def test_landing_sensor_starts_one_run_per_new_file(tmp_path, monkeypatch):
         )
         assert [r.partition_key for r in third.run_requests] == ["2013"]
         assert third.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_fanout_estimates_only_the_configured_states(rt_defs, tmp_path, monkeypatch):
+    defs, resources = rt_defs
+    monkeypatch.setenv("RT_DAILY_STATES", "vt, NH")
+    sensor = defs.get_sensor_def("rt_daily_fanout")
+    with dg.instance_for_test() as instance:
+        _counts(defs, instance, resources, SCHEDULED_DATE, {"dagster/schedule_name": SCHEDULE_NAME})
+        context = dg.build_sensor_context(
+            instance=instance, repository_def=defs.get_repository_def()
+        )
+        (request,) = [r for r in sensor(context) if isinstance(r, dg.RunRequest)]
+        inference = {
+            p.partition_key
+            for p in request.asset_graph_subset.iterate_asset_partitions()
+            if p.asset_key == dg.AssetKey(["rt", "inference"])
+        }
+        assert inference == {f"{SCHEDULED_DATE}|NH", f"{SCHEDULED_DATE}|VT"}
+        monkeypatch.setenv("RT_DAILY_STATES", "VT,XX")
+        with pytest.raises(Exception, match=r"unknown state codes \['XX'\]"):
+            list(
+                sensor(
+                    dg.build_sensor_context(
+                        instance=instance, repository_def=defs.get_repository_def()
+                    )
+                )
+            )
