@@ -327,7 +327,9 @@ class KubernetesEmulator:
             self._kubelet.tick()
             self._control.tick()
         except Exception:
-            self.controller_errors.append(traceback.format_exc())
+            error = traceback.format_exc()
+            if error not in self.controller_errors[-1:]:  # not one copy per tick
+                self.controller_errors.append(error)
 
     def _runtime(self) -> ModuleType:
         if self._runtime_module is None:

@@ -158,13 +158,17 @@ class ControlPlane:
                                 f"Invalid value: {error}",
                             )
                         )
-        if spec.get("initContainers") or spec.get("ephemeralContainers"):
-            causes.append(
-                (
-                    f"{field}.initContainers",
-                    "Forbidden: emulator: init and ephemeral containers are not supported",
-                )
-            )
+        # What the emulator would otherwise silently ignore is refused, loudly.
+        affinity = spec.get("affinity") or {}
+        unsupported = [
+            *(
+                key
+                for key in ("initContainers", "ephemeralContainers", "topologySpreadConstraints")
+                if spec.get(key)
+            ),
+            *(f"affinity.{key}" for key in ("podAffinity", "podAntiAffinity") if affinity.get(key)),
+        ]
+        causes += [(f"{field}.{key}", "Forbidden: emulator: not supported") for key in unsupported]
         policy = spec.get("restartPolicy")
         if policy not in (None, "Always", "OnFailure", "Never"):
             causes.append((f"{field}.restartPolicy", f'Unsupported value: "{policy}"'))
@@ -271,6 +275,11 @@ class ControlPlane:
                         f"Invalid value: {value}: must be greater than or equal to 0",
                     )
                 )
+        for key in ("podFailurePolicy", "successPolicy", "backoffLimitPerIndex", "managedBy"):
+            if spec.get(key) is not None:
+                causes.append((f"spec.{key}", "Forbidden: emulator: not supported"))
+        if spec.get("completionMode", "NonIndexed") != "NonIndexed":
+            causes.append(("spec.completionMode", "Forbidden: emulator: only NonIndexed"))
         if causes:
             raise invalid(kind, name, causes)
         self.default_pod_spec(pod_spec)
@@ -711,10 +720,7 @@ class ControlPlane:
                 and p["status"].get("phase") == "Pending"
                 and p["spec"].get("schedulerName", "default-scheduler") == "default-scheduler"
             ),
-            key=lambda p: (
-                p["metadata"]["creationTimestamp"],
-                int(p["metadata"]["resourceVersion"]),
-            ),
+            key=self.store.creation_order,
         )
         for pod in pending:
             node, message = choose_node(pod, nodes, usage, counts)

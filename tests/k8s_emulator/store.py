@@ -11,6 +11,7 @@ import copy
 import re
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -325,6 +326,8 @@ class Store:
         self._objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {k: {} for k in KINDS}
         self._by_uid: dict[str, dict[str, Any]] = {}
         self._resource_version = 0
+        self._created = 0
+        self._creation_order: dict[str, int] = {}
 
     @property
     def resource_version(self) -> str:
@@ -366,7 +369,13 @@ class Store:
             self._bump(obj)
             self._objects[kind.kind][key] = obj
             self._by_uid[metadata["uid"]] = obj
+            self._created += 1
+            self._creation_order[metadata["uid"]] = self._created
             return obj
+
+    def creation_order(self, obj: dict[str, Any]) -> int:
+        """Position in creation order (creationTimestamp only has second precision)."""
+        return self._creation_order.get(obj["metadata"]["uid"], 0)
 
     def touch(self, obj: dict[str, Any]) -> None:
         """Record a change made in place to a stored object."""
@@ -393,6 +402,7 @@ class Store:
             if self._objects[obj["kind"]].get(key) is obj:
                 del self._objects[obj["kind"]][key]
                 self._by_uid.pop(metadata["uid"], None)
+                self._creation_order.pop(metadata["uid"], None)
                 self._resource_version += 1
 
     def list(
@@ -408,14 +418,10 @@ class Store:
             found = [
                 obj
                 for (obj_namespace, _), obj in self._objects[kind].items()
-                if namespace is None or obj_namespace == namespace
+                if (namespace is None or obj_namespace == namespace)
+                and all(r.matches(obj["metadata"].get("labels") or {}) for r in labels)
+                and all(_field_matches(obj, r) for r in fields)
             ]
-        found = [
-            obj
-            for obj in found
-            if all(r.matches(obj["metadata"].get("labels") or {}) for r in labels)
-            and all(_field_matches(obj, r) for r in fields)
-        ]
         # A real apiserver lists in storage key order: namespace, then name.
         found.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         return found
@@ -447,6 +453,11 @@ class EventRecorder:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._last_stamp = 0
+
+    def _next_event_stamp(self) -> int:
+        self._last_stamp = max(time.time_ns(), self._last_stamp + 1)
+        return self._last_stamp
 
     def record(
         self,
@@ -480,7 +491,8 @@ class EventRecorder:
             event = {
                 "kind": "Event",
                 "metadata": {
-                    "name": f"{metadata['name']}.{secrets.token_hex(8)}",
+                    # <object>.<hex UnixNano>, as a kubelet names them: listed chronologically.
+                    "name": f"{metadata['name']}.{self._next_event_stamp():x}",
                     "namespace": namespace,
                 },
                 "involvedObject": {

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import kubernetes.client
+import kubernetes.config
 import pytest
 from dagster_k8s.client import DagsterK8sError, DagsterKubernetesClient, WaitForPodState
 from dagster_k8s.job import (
@@ -232,7 +233,7 @@ def test_selectors_pending_pods_and_field_selected_events(k8s):
     assert k8s.unimplemented_calls() == []
 
 
-def test_rbac_forbids_what_the_role_does_not_grant(k8s):
+def test_rbac_forbids_what_the_role_does_not_grant(k8s, tmp_path):
     account = (NS, "rt-lake-rt")
     k8s.apply(_role_manifests(*account, delete_pods=False))
     batch, core = _apis(k8s, account)
@@ -263,6 +264,17 @@ def test_rbac_forbids_what_the_role_does_not_grant(k8s):
     assert elsewhere.value.status == 403
     assert k8s.unimplemented_calls() == []
     assert {r.user for r in k8s.requests} == {f"system:serviceaccount:{NS}:rt-lake-rt"}
+
+    kubeconfig = k8s.write_kubeconfig(
+        tmp_path / "kubeconfig", namespace=NS, service_account=account
+    )
+    from_kubeconfig = kubernetes.client.CoreV1Api(
+        kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+    )
+    assert [p.metadata.name for p in from_kubeconfig.list_namespaced_pod(NS).items] == [name]
+    with pytest.raises(ApiException) as denied_again:
+        from_kubeconfig.delete_namespaced_pod(name, NS)
+    assert denied_again.value.status == 403
 
     k8s.apply(_role_manifests(*account, delete_pods=True))
     core.delete_namespaced_pod(name, NS)
@@ -841,3 +853,109 @@ def test_stop_kills_every_container():
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in pids)
     assert not Path(workdir).exists()
+
+
+IMAGE_MAIN = """
+import json, os, sys
+try:
+    open("/app/written", "w").write("x")
+    root_writable = True
+except OSError:
+    root_writable = False
+open("/tmp/scratch", "w").write("x")
+print(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(), "uid": os.getuid(),
+                  "gid": os.getgid(), "env": dict(os.environ), "root_writable": root_writable}))
+"""
+
+
+@needs_runtime
+def test_image_entrypoint_cmd_user_and_read_only_root(k8s, tmp_path):
+    image_dir = tmp_path / "image"
+    (image_dir / "rootfs" / "app").mkdir(parents=True)
+    (image_dir / "rootfs" / "app" / "main.py").write_text(IMAGE_MAIN)
+    (image_dir / "image.json").write_text(
+        json.dumps(
+            {
+                "env": {
+                    "PATH": "/usr/local/bin:/usr/bin:/bin",
+                    "FROM_IMAGE": "image",
+                    "OVERRIDDEN": "image",
+                },
+                "workdir": "/app",
+                "user": "10001:10001",
+                "entrypoint": [PY],
+                "cmd": ["/app/main.py", "from-cmd"],
+            }
+        )
+    )
+    image = "ghcr.io/example/rt-lake-rt:0.1.0"
+    k8s.images[image] = image_dir
+
+    def pod(name: str, **container) -> dict:
+        security = container.pop("pod_security", {})
+        return {
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {
+                "restartPolicy": "Never",
+                "securityContext": security,
+                "volumes": [{"name": "tmp", "emptyDir": {}}],
+                "containers": [
+                    {
+                        "name": "main",
+                        "image": image,
+                        "env": [{"name": "OVERRIDDEN", "value": "pod"}],
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        **container,
+                    }
+                ],
+            },
+        }
+
+    k8s.apply(
+        [
+            pod("defaults"),
+            pod("args", args=["/app/main.py", "from-args"]),
+            pod(
+                "command",
+                command=[PY, "/app/main.py", "from-command"],
+                securityContext={"readOnlyRootFilesystem": True, "runAsUser": 10002},
+            ),
+            pod("as-root", pod_security={"runAsNonRoot": True, "runAsUser": 0}),
+        ]
+    )
+
+    def finished(name: str):
+        current = k8s.get("Pod", NS, name)
+        return current if current["status"].get("phase") in ("Succeeded", "Failed") else None
+
+    _, core = _apis(k8s)
+    reports = {}
+    for name in ("defaults", "args", "command"):
+        current = k8s.wait_for(lambda n=name: finished(n), what=f"pod {name}")
+        log = core.read_namespaced_pod_log(name, NS, _preload_content=False).data
+        assert current["status"]["phase"] == "Succeeded", log
+        reports[name] = json.loads(log)
+    assert reports["defaults"]["argv"] == ["from-cmd"]
+    assert reports["args"]["argv"] == ["from-args"]
+    assert reports["command"]["argv"] == ["from-command"]
+    assert (reports["defaults"]["uid"], reports["defaults"]["gid"]) == (10001, 10001)
+    assert reports["command"]["uid"] == 10002
+    assert reports["defaults"]["cwd"] == "/app"
+    env = reports["defaults"]["env"]
+    assert (env["FROM_IMAGE"], env["OVERRIDDEN"], env["PATH"]) == (
+        "image",
+        "pod",
+        "/usr/local/bin:/usr/bin:/bin",
+    )
+    assert reports["command"]["root_writable"] is False
+    assert not (image_dir / "rootfs" / "app" / "written").exists()  # the image is never written
+
+    def config_error():
+        statuses = k8s.get("Pod", NS, "as-root")["status"].get("containerStatuses")
+        waiting = statuses[0]["state"].get("waiting") if statuses else None
+        return waiting if waiting and waiting["reason"] == "CreateContainerConfigError" else None
+
+    assert k8s.wait_for(config_error)["message"].startswith(
+        "container has runAsNonRoot and image will run as root"
+    )
