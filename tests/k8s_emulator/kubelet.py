@@ -34,10 +34,11 @@ from types import ModuleType
 from typing import Any
 
 from .scheduler import memory_bytes, parse_quantity
-from .store import EventRecorder, Store, dig, rfc3339
+from .store import EventRecorder, Store, dig, now_utc, parse_rfc3339, rfc3339
 
 SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_POD_DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
 
@@ -153,6 +154,7 @@ class PodRun:
     volumes: dict[str, Path] | None = None
     start_time: str = field(default_factory=rfc3339)
     mount_error: str = ""
+    deadline_exceeded: bool = False
 
 
 class Kubelet:
@@ -216,16 +218,36 @@ class Kubelet:
                 if str(error) != run.mount_error:
                     run.mount_error = str(error)
                     self._event(pod, "FailedMount", str(error), warning=True)
+        self._enforce_deadline(pod, run)
         for container in pod["spec"]["containers"]:
             crun = run.containers[container["name"]]
             if crun.process is not None:
                 self._poll(pod, container, crun)
-            if crun.process is None and run.volumes is not None and self._should_start(pod, crun):
+            if (
+                crun.process is None
+                and run.volumes is not None
+                and not run.deadline_exceeded
+                and self._should_start(pod, crun)
+            ):
                 spec = self._prepare(pod, container, crun, run)
                 if spec is not None:
                     starts.append((uid, crun, spec))
         self._write_status(pod, run)
         return starts
+
+    def _enforce_deadline(self, pod: dict[str, Any], run: PodRun) -> None:
+        """The pod's own ``activeDeadlineSeconds``: its containers are killed, the pod fails."""
+        deadline = pod["spec"].get("activeDeadlineSeconds")
+        if deadline is None or run.deadline_exceeded:
+            return
+        if (now_utc() - parse_rfc3339(run.start_time)).total_seconds() < deadline:
+            return
+        run.deadline_exceeded = True
+        self._event(pod, "DeadlineExceeded", _POD_DEADLINE_MESSAGE, warning=True)
+        for crun in run.containers.values():
+            if crun.process is not None:
+                self._event(pod, "Killing", f"Stopping container {crun.name}")
+                crun.process.kill()
 
     def _should_start(self, pod: dict[str, Any], crun: ContainerRun) -> bool:
         terminated = crun.terminated
@@ -852,6 +874,10 @@ class Kubelet:
             phase = "Running"
         else:
             phase = "Pending"
+        if run.deadline_exceeded:
+            phase = "Failed"
+            status["reason"] = "DeadlineExceeded"
+            status["message"] = _POD_DEADLINE_MESSAGE
         status["phase"] = phase
         all_ready = all(c.running for c in runs)
         unready = [c.name for c in runs if not c.running]

@@ -600,6 +600,20 @@ def test_ttl_and_active_deadline(k8s):
     batch.create_namespaced_job(
         NS, _job("too-slow", "import time; time.sleep(60)", activeDeadlineSeconds=1)
     )
+    sleeper = [PY, "-c", "import time; time.sleep(60)"]
+    k8s.apply(
+        [
+            {
+                "kind": "Pod",
+                "metadata": {"name": "pod-deadline", "namespace": NS},
+                "spec": {
+                    "activeDeadlineSeconds": 1,
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": HOST, "command": sleeper}],
+                },
+            }
+        ]
+    )
     k8s.wait_for(lambda: _condition(_job_status(k8s, "short-lived"), "Complete"))
     k8s.wait_for(
         lambda: k8s.get("Job", NS, "short-lived") is None, timeout=10, what="the TTL controller"
@@ -613,6 +627,16 @@ def test_ttl_and_active_deadline(k8s):
     status = _job_status(k8s, "too-slow")
     assert status["failed"] == 1 and "active" not in status
     assert _pods(k8s, "too-slow") == []
+
+    pod = k8s.wait_for(
+        lambda: (p := k8s.get("Pod", NS, "pod-deadline"))["status"]["phase"] == "Failed" and p,
+        timeout=10,
+        what="the pod's own deadline",
+    )
+    assert (
+        pod["status"]["reason"],
+        pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"],
+    ) == ("DeadlineExceeded", 137)
     assert k8s.running_pids() == []
 
 
