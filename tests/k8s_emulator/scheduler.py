@@ -37,6 +37,10 @@ _QUANTITY = re.compile(
 )
 
 
+# Resources a node may leave out of its allocatable without refusing pods that request them.
+_NODE_OPTIONAL = frozenset({"cpu", "memory", "ephemeral-storage"})
+
+
 def parse_quantity(value: str | int | float) -> Decimal:
     """A Kubernetes quantity: ``250m`` -> 0.25, ``1536Mi`` -> 1610612736, ``2Gi``, ``1e3``."""
     if isinstance(value, int | float):
@@ -167,7 +171,10 @@ def _reasons_against(
     if "pods" in allocatable and pod_count + 1 > allocatable["pods"]:
         reasons.append("Too many pods")
     for name, amount in sorted(pod_requests(spec).items()):
-        if amount <= 0 or name not in allocatable:
+        if amount <= 0 or (name not in allocatable and name in _NODE_OPTIONAL):
+            continue
+        if name not in allocatable:  # an extended resource (a GPU) the node does not have
+            reasons.append(f"Insufficient {name}")
             continue
         if used.get(name, Decimal(0)) + amount > allocatable[name]:
             reasons.append(f"Insufficient {name}")
