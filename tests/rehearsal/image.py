@@ -1223,8 +1223,20 @@ def _lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def prune_images(cache_dir: Path, name: str, keep: int = 2) -> list[Path]:
-    """Deletes all but the ``keep`` newest image dirs of ``name``; returns what went."""
+LAST_USED = ".last-used"
+
+
+def _last_used(image_dir: Path) -> float:
+    marker = image_dir / LAST_USED
+    return (marker if marker.exists() else image_dir / "image.json").stat().st_mtime
+
+
+def prune_images(
+    cache_dir: Path, name: str, keep: int = 2, idle_seconds: float = 2 * 3600
+) -> list[Path]:
+    """Deletes the image dirs of ``name`` that are neither among the ``keep`` most
+    recently used nor used in the last ``idle_seconds`` (a rehearsal still running
+    from one keeps it); returns what went."""
     dirs = [
         d
         for d in cache_dir.glob(f"{name}-*")
@@ -1232,8 +1244,9 @@ def prune_images(cache_dir: Path, name: str, keep: int = 2) -> list[Path]:
         and (d / "image.json").is_file()
         and re.fullmatch(rf"{re.escape(name)}-[0-9a-f]+", d.name)
     ]
-    dirs.sort(key=lambda d: d.stat().st_mtime, reverse=True)
-    gone = dirs[keep:]
+    dirs.sort(key=_last_used, reverse=True)
+    now = time.time()
+    gone = [d for d in dirs[keep:] if now - _last_used(d) > idle_seconds]
     for d in gone:
         shutil.rmtree(d, ignore_errors=True)
     return gone
@@ -1298,6 +1311,7 @@ def assemble_image(
     cache_dir = Path(cache_dir)
     target = cache_dir / f"{plan.name}-{digest}"
     if (target / "image.json").is_file():
+        (target / LAST_USED).touch()
         return load_image(target, ref)
     with _lock(cache_dir / f".{plan.name}.lock"):
         if (target / "image.json").is_file():
@@ -1307,6 +1321,7 @@ def assemble_image(
             scratch.chmod(0o755)
             config = _build(plan, tools, scratch / "rootfs", digest, ref, log)
             (scratch / "image.json").write_text(json.dumps(config, indent=2) + "\n")
+            (scratch / LAST_USED).touch()
             os.rename(scratch, target)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -435,7 +435,7 @@ def test_copy_from_an_earlier_stage(context, tmp_path):
         "__init__.py",
         "mod.py",
     ]
-    assert sorted(p.name for p in built.path.iterdir()) == ["image.json", "rootfs"]
+    assert sorted(p.name for p in built.path.iterdir()) == [".last-used", "image.json", "rootfs"]
     assert sorted(p.name for p in built.rootfs.iterdir()) == ["opt"]  # no /work
     assert built.config["workdir"] == "/opt/app"
 
