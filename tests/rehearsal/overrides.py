@@ -61,6 +61,19 @@ class Timers:
 
 
 @dataclass(frozen=True)
+class RehearsalInputs:
+    """What the rehearsal runs on, as the settings docs/configuration.md documents:
+    a small state subset with the fast preset, its own COVID source (dates that reach
+    the tick), and Slack and the webserver's URL at their local addresses."""
+
+    rt_states: str
+    rt_sampler_preset: str
+    rt_covid_source: str
+    slack_api_url: str
+    ui_url: str
+
+
+@dataclass(frozen=True)
 class FieldRef:
     """Fields an override may change: ``path`` and everything under it, in every object
     of ``kind`` whose name matches ``name`` (a glob). An empty path: the whole object
@@ -201,7 +214,9 @@ def _replace_arg(args: list[str], old: str, new: str) -> None:
 # --------------------------------------------------------------------------- the overrides
 
 
-def overrides(endpoints: Endpoints, timers: Timers | None = None) -> list[Override]:
+def overrides(
+    endpoints: Endpoints, timers: Timers | None = None, inputs: RehearsalInputs | None = None
+) -> list[Override]:
     """Every override, in the order they apply."""
     timers = timers or Timers()
     out = [
@@ -219,7 +234,57 @@ def overrides(endpoints: Endpoints, timers: Timers | None = None) -> list[Overri
         out.append(_run_monitoring_poll(timers.run_monitoring_poll_interval_seconds))
     for location, cron in sorted(timers.schedule_crons.items()):
         out.append(_schedule_cron(location, cron))
+    if inputs is not None:
+        out += [_rt_inputs(inputs), _alert_endpoints(inputs)]
     return out
+
+
+def _set_location_env(r: RenderedDeployment, location: str, values: Mapping[str, str]) -> None:
+    dep = _code_locations(r)[location]
+    data = r.configmap(_env_configmap(dep)).setdefault("data", {})
+    data.update(values)
+
+
+def _rt_inputs(inputs: RehearsalInputs) -> Override:
+    values = {
+        "RT_DAILY_STATES": inputs.rt_states,
+        "RT_SAMPLER_PRESET": inputs.rt_sampler_preset,
+        "COVID_SOURCE": inputs.rt_covid_source,
+    }
+
+    def apply(r: RenderedDeployment) -> None:
+        _set_location_env(r, "rt", values)
+
+    return Override(
+        what=(
+            f"the daily run estimates {inputs.rt_states} with the {inputs.rt_sampler_preset} "
+            "preset, from a small COVID source on the rt bucket whose dates reach the tick"
+        ),
+        why=(
+            "the rehearsal must fit CI's budget (51 states with the full preset take about "
+            "20 min on 2 cores), and the bundled archive ends in 2021 while the schedule "
+            "asks for yesterday"
+        ),
+        fields=tuple(
+            FieldRef("ConfigMap", "rt-code-location-env", ("data", key)) for key in values
+        ),
+        apply=apply,
+    )
+
+
+def _alert_endpoints(inputs: RehearsalInputs) -> Override:
+    values = {"SLACK_API_URL": inputs.slack_api_url, "DAGSTER_UI_URL": inputs.ui_url}
+
+    def apply(r: RenderedDeployment) -> None:
+        for location in _code_locations(r):
+            _set_location_env(r, location, values)
+
+    return Override(
+        what="alerts go to a local HTTP server standing in for Slack, and link the local UI",
+        why="no Slack here; the webserver listens on a local port",
+        fields=tuple(FieldRef("ConfigMap", "*-code-location-env", ("data", key)) for key in values),
+        apply=apply,
+    )
 
 
 def _platform_postgres(ep: Endpoints) -> Override:

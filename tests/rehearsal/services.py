@@ -1,0 +1,114 @@
+"""The real services behind the rehearsal's deployment, and the inputs it feeds them.
+
+- :class:`UnixSocketProxy`: pgserver listens on a Unix socket only; pods reach
+  PostgreSQL over TCP at 127.0.0.1 (as they would reach a database host), so a
+  small TCP-to-socket forwarder stands in for the network path. Every byte goes
+  to the real server.
+- :func:`prepare_postgres`: the roles and databases the install steps name
+  (``dagster`` for Dagster's storage, ``lake``/``warehouse`` for the warehouse),
+  with the passwords the install steps' Secrets hold.
+- :func:`rehearsal_covid_source`: a small COVID source for the daily tick: the
+  bundled archive's first spring for a few states, its dates shifted so that the
+  last day is yesterday (UTC), so a schedule tick of today asks for a run date the
+  source covers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gzip
+import io
+import socket
+import threading
+from pathlib import Path
+
+import pandas as pd
+
+
+class UnixSocketProxy:
+    """Forwards TCP connections on 127.0.0.1:<port> to a Unix socket."""
+
+    def __init__(self, socket_path: Path):
+        self.socket_path = str(socket_path)
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self.port = self._listener.getsockname()[1]
+        self._stopping = threading.Event()
+        self._connections: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, name="pg-proxy", daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                upstream.connect(self.socket_path)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._connections += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._listener.close()
+        with self._lock:
+            for sock in self._connections:
+                sock.close()
+
+
+def postgres_socket(server) -> Path:  # noqa: ANN001 - a pgserver.PostgresServer
+    """The Unix socket file of a pgserver server (its URI names the socket folder)."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(server.get_uri())
+    folder = Path(url.query["host"])
+    port = url.port or 5432
+    return folder / f".s.PGSQL.{port}"
+
+
+def prepare_postgres(server, users: dict[str, tuple[str, str]]) -> None:  # noqa: ANN001
+    """Creates each ``database -> (user, password)`` (pgserver trusts local connections;
+    the passwords are set anyway, as the install steps' Secrets carry them)."""
+    for database, (user, password) in users.items():
+        server.psql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}';")
+        server.psql(f"CREATE DATABASE {database} OWNER {user};")
+
+
+def rehearsal_covid_source(
+    states: list[str], today: dt.date, last_real_day: str = "2020-05-31"
+) -> bytes:
+    """The bundled archive for ``states`` up to ``last_real_day``, shifted so that that
+    day becomes yesterday; gzip'd CSV in the archive's own format."""
+    from rt_assets.sources import bundled_archive_path
+
+    frame = pd.read_csv(bundled_archive_path(), dtype={"date": str})
+    frame = frame[frame["state"].isin(states) & (frame["date"] <= last_real_day)].copy()
+    shift = (today - dt.timedelta(days=1)) - dt.date.fromisoformat(last_real_day)
+    frame["date"] = (pd.to_datetime(frame["date"]) + shift).dt.strftime("%Y-%m-%d")
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+        gz.write(frame.to_csv(index=False).encode())
+    return buf.getvalue()
