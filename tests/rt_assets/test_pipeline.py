@@ -83,7 +83,12 @@ def test_published_msgpack_is_the_documented_document(daily):
     assert doc["model_version"] == MODEL_VERSION
     assert list(doc["states"]) == sorted(STATES)
     vt = doc["states"]["VT"]
-    assert set(vt) == {"dates", "mean", "median", "lower_80", "upper_80"}
+    # the Rt series, and the optional counts that the page's state view charts
+    assert set(vt) == {"dates", "mean", "median", "lower_80", "upper_80"} | {
+        "positive",
+        "tests",
+        "infections",
+    }
     assert vt["dates"] == sorted(vt["dates"]) and vt["dates"][-1] == "2020-05-14"
     assert all(len(vt[k]) == len(vt["dates"]) for k in vt)
     assert all(round(v, 4) == v for v in vt["mean"])

@@ -45,6 +45,10 @@ def test_document_format_and_msgpack_round_trip():
         "median": [1.0123, 0.98],
         "lower_80": [0.9123, 0.88],
         "upper_80": [1.1123, 1.08],
+        # the optional count series: whole numbers as integers
+        "positive": [0, 0],
+        "tests": [0, 0],
+        "infections": [0, 0],
     }
     assert d["excluded"] == {"ZZ": "not run"}
     packed = msgpack.packb(d, use_bin_type=True)

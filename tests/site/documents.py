@@ -29,12 +29,32 @@ def rt_series(index: int, days: int) -> dict[str, list[float]]:
     return {"mean": mean, "median": median, "lower_80": lower, "upper_80": upper}
 
 
+def count_series(index: int, days: int) -> dict[str, list]:
+    """Daily positive tests, tests and infections shaped like a first wave.
+
+    ``positive``/``tests`` are whole numbers with a nil day (a day the model did not
+    see), as the pipeline publishes them; ``infections`` run a few days ahead.
+    """
+    scale = 40 * (1 + index % 7)
+    positive, tests, infections = [], [], []
+    for t in range(days):
+        wave = math.exp(-(((t - 45 - index % 9) / 22) ** 2))
+        positive.append(round(scale * (0.2 + wave)))
+        tests.append(round(scale * (4 + 6 * t / days) * 4))
+        ahead = math.exp(-(((t - 40 - index % 9) / 22) ** 2))
+        infections.append(round(scale * (0.2 + ahead) * 1.05, 1))
+    positive[days // 2] = None
+    tests[days // 2] = None
+    return {"positive": positive, "tests": tests, "infections": infections}
+
+
 def make_document(
     run_date: str = "2021-03-07",
     states: tuple[str, ...] | list[str] = tuple(STATE_CODES),
     days: int = 120,
     excluded: dict[str, str] | None = None,
     model_version: str = "rtlive-generative-test",
+    counts: bool = True,
 ) -> dict:
     end = dt.date.fromisoformat(run_date) - dt.timedelta(days=1)
     dates = [(end - dt.timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
@@ -44,7 +64,11 @@ def make_document(
         "model_version": model_version,
         "preset": "fast",
         "states": {
-            state: {"dates": list(dates), **rt_series(i, days)}
+            state: {
+                "dates": list(dates),
+                **rt_series(i, days),
+                **(count_series(i, days) if counts else {}),
+            }
             for i, state in enumerate(sorted(states))
         },
         "excluded": dict(excluded or {}),

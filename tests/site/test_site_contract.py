@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from rt_assets import publication, site
 from tests.site.documents import make_document, pack
 
+COLUMNS = (*site.SERIES, *publication.COUNT_SERIES)
 
-def test_site_reads_the_document_the_pipeline_builds():
-    made = make_document(states=["NY", "VT"], days=20)
+
+def _national(made: dict, columns=COLUMNS) -> pd.DataFrame:
     rows = [
-        {"region": state, "date": pd.Timestamp(date), **{k: s[k][i] for k in site.SERIES}}
+        {
+            "region": state,
+            "date": pd.Timestamp(date),
+            **{k: math.nan if s[k][i] is None else s[k][i] for k in columns},
+        }
         for state, s in made["states"].items()
         for i, date in enumerate(s["dates"])
     ]
-    national = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def test_site_reads_the_document_the_pipeline_builds():
+    made = make_document(states=["NY", "VT"], days=20)
     doc = publication.build_document(
-        national, "2021-03-07", "model-x", "fast", excluded={"WY": "diverged"}
+        _national(made), "2021-03-07", "model-x", "fast", excluded={"WY": "diverged"}
     )
     publication.validate_document(doc)
     parsed = site.parse_document(pack(doc), "published.msgpack")
+    # the counts come through too: whole numbers as integers, a day without one as nil
     assert parsed["states"] == made["states"]
+    assert parsed["states"]["NY"]["positive"][10] is None
+    assert isinstance(parsed["states"]["NY"]["tests"][0], int)
     latest = {r.state: r.median for r in site.latest_rt(parsed)}
     assert latest == {s: made["states"][s]["median"][-1] for s in ("NY", "VT")}
     assert parsed["excluded"] == {"WY": "diverged"}
+
+
+def test_a_table_without_counts_builds_the_rt_only_document():
+    made = make_document(states=["NY"], days=5, counts=False)
+    doc = publication.build_document(_national(made, site.SERIES), "2021-03-07", "m", "fast")
+    assert set(doc["states"]["NY"]) == {"dates", *site.SERIES}
+    assert site.parse_document(pack(doc), "published.msgpack")["states"] == made["states"]
