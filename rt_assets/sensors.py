@@ -59,6 +59,10 @@ def _downstream(asset_graph) -> set[dg.AssetKey]:
 
 @dg.sensor(
     name="rt_daily_fanout",
+    # A sensor that requests an asset graph subset must declare the assets it may
+    # request; without it the daemon refuses every tick ("Can only yield RunRequests
+    # with asset_graph_subset for sensors with an asset_selection").
+    asset_selection=dg.AssetSelection.assets(COUNTS).downstream(include_self=False),
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(

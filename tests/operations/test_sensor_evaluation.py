@@ -1,4 +1,5 @@
-"""The production sensors evaluated against a real Dagster instance.
+"""The production sensors evaluated against a real Dagster instance, through
+``evaluate_tick`` (the daemon's own path, with its checks on what a sensor may yield).
 
 ``rt_daily_fanout`` reads the instance's materializations of the counts and must
 turn a scheduled counts run into exactly one backfill for that date (every state
@@ -50,8 +51,8 @@ def test_fanout_turns_a_scheduled_counts_run_into_one_backfill(rt_defs, tmp_path
         repo = defs.get_repository_def()
 
         context = dg.build_sensor_context(instance=instance, repository_def=repo)
-        requests = list(sensor(context))
-        runs = [r for r in requests if isinstance(r, dg.RunRequest)]
+        requests = sensor.evaluate_tick(context).run_requests
+        runs = list(requests)
         assert len(runs) == 1, requests
         request = runs[0]
         assert request.tags["rt/run-date"] == SCHEDULED_DATE
@@ -70,15 +71,11 @@ def test_fanout_turns_a_scheduled_counts_run_into_one_backfill(rt_defs, tmp_path
         assert not any(p and p.startswith(MANUAL_DATE) for _, p in wanted)
 
         # The cursor moved past both records: the next tick launches nothing.
-        again = list(
-            sensor(
-                dg.build_sensor_context(
-                    instance=instance, repository_def=repo, cursor=context.cursor
-                )
-            )
+        again = sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, repository_def=repo, cursor=context.cursor)
         )
-        assert not [r for r in again if isinstance(r, dg.RunRequest)]
-        assert any(isinstance(r, dg.SkipReason) for r in again)
+        assert not again.run_requests
+        assert again.skip_message == "no new scheduled counts run"
 
 
 def test_landing_sensor_starts_one_run_per_new_file(tmp_path, monkeypatch):
@@ -93,16 +90,18 @@ def test_landing_sensor_starts_one_run_per_new_file(tmp_path, monkeypatch):
     (lake / "landing" / "2013.csv").write_text("FL_DATE,DEP_DELAY\n2013-01-01,3\n")
     (lake / "landing" / "readme.txt").write_text("not a year")
     with dg.instance_for_test() as instance:
-        first = sensor(dg.build_sensor_context(instance=instance, repository_def=repo))
+        first = sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, repository_def=repo)
+        )
         assert [r.partition_key for r in first.run_requests] == ["2013"]
-        assert first.run_requests[0].tags == {"lake/landing-file": "2013.csv"}
-        second = sensor(
+        assert first.run_requests[0].tags["lake/landing-file"] == "2013.csv"
+        second = sensor.evaluate_tick(
             dg.build_sensor_context(instance=instance, repository_def=repo, cursor=first.cursor)
         )
-        assert second.run_requests == []
+        assert not second.run_requests
         # A new version of the same file is a new run with a new run key.
         (lake / "landing" / "2013.csv").write_text("FL_DATE,DEP_DELAY\n2013-01-02,5\n")
-        third = sensor(
+        third = sensor.evaluate_tick(
             dg.build_sensor_context(instance=instance, repository_def=repo, cursor=second.cursor)
         )
         assert [r.partition_key for r in third.run_requests] == ["2013"]
@@ -118,7 +117,7 @@ def test_fanout_estimates_only_the_configured_states(rt_defs, tmp_path, monkeypa
         context = dg.build_sensor_context(
             instance=instance, repository_def=defs.get_repository_def()
         )
-        (request,) = [r for r in sensor(context) if isinstance(r, dg.RunRequest)]
+        (request,) = sensor.evaluate_tick(context).run_requests
         inference = {
             p.partition_key
             for p in request.asset_graph_subset.iterate_asset_partitions()
@@ -127,10 +126,6 @@ def test_fanout_estimates_only_the_configured_states(rt_defs, tmp_path, monkeypa
         assert inference == {f"{SCHEDULED_DATE}|NH", f"{SCHEDULED_DATE}|VT"}
         monkeypatch.setenv("RT_DAILY_STATES", "VT,XX")
         with pytest.raises(Exception, match=r"unknown state codes \['XX'\]"):
-            list(
-                sensor(
-                    dg.build_sensor_context(
-                        instance=instance, repository_def=defs.get_repository_def()
-                    )
-                )
+            sensor.evaluate_tick(
+                dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
             )
