@@ -22,7 +22,7 @@ from lake_assets.nycflights import NYCFLIGHTS_YEAR, nycflights_year_csv
 from lake_assets.partitions import YEARS
 from lake_assets.schema import SILVER_SCHEMA
 from resources import lake_files
-from resources.io_manager import atomic_write_bytes, lake_format, object_path
+from resources.io_manager import atomic_write_bytes, lake_format, link, object_path
 from resources.k8s import LIGHT, step_tags
 from resources.retries import NETWORK, retry_policy
 from resources.settings import lake_url
@@ -302,7 +302,8 @@ class AnomalyConfig(dg.Config):
         "original two) on request in the run config, on at most the 20 busiest airports. A "
         "detector that did not score an airport leaves its score empty and its flag false. "
         "Airports with too little data keep their rows with status=insufficient_data. "
-        "Stored at lake/delay_anomalies/YEAR.parquet."
+        "Stored at lake/delay_anomalies/YEAR.parquet; the busiest airports' charts beside it, "
+        "lake/delay_anomalies/YEAR/AIRPORT.png, linked from the metadata."
     ),
 )
 def delay_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, gold: pd.DataFrame):
@@ -315,7 +316,12 @@ def delay_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, go
     except ValueError as exc:
         raise dg.Failure(f"lake/delay_anomalies config: {exc}", allow_retries=False) from exc
     busiest = gold.groupby("origin")["flights"].sum().nlargest(MAX_CHARTS).index
-    charts = "\n\n".join(anomaly_chart(scored, o) for o in busiest if o not in report.insufficient)
+    # Files beside the data, linked: base64 pictures would bloat every materialization event.
+    charts = {}
+    for origin in (o for o in busiest if o not in report.insufficient):
+        path = _stored(context.asset_key, f"{context.partition_key}|{origin}", "png")
+        atomic_write_bytes(path, anomaly_chart(scored, origin))
+        charts[f"chart_{origin}"] = link(path)
     context.log.info(f"anomalies: {report.flags} in {report.seconds}")
     return dg.Output(
         scored,
@@ -327,7 +333,7 @@ def delay_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, go
             "comparison_airports": dg.MetadataValue.json(report.comparison_airports),
             "flags": dg.MetadataValue.json(report.flags),
             "seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in report.seconds.items()}),
-            "charts": dg.MetadataValue.md(charts or "no airport with enough data"),
+            **(charts or {"charts": dg.MetadataValue.text("no airport with enough data")}),
             "robust_flags_preview": _preview(
                 scored[scored["robust_flag"]].sort_values("robust_score", ascending=False), 15
             ),

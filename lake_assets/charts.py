@@ -1,8 +1,7 @@
-"""Anomaly charts as Markdown images (PNG data URIs), for asset metadata. Pure, no Dagster."""
+"""Anomaly charts as PNG bytes, stored in the lake beside the anomalies. Pure, no Dagster."""
 
 from __future__ import annotations
 
-import base64
 import io
 
 import pandas as pd
@@ -10,16 +9,16 @@ import pandas as pd
 MARKERS = {"iforest": ("v", "tab:orange"), "arima": ("s", "tab:green"), "robust": ("o", "tab:red")}
 
 
-def png_markdown(fig, alt: str) -> str:  # noqa: ANN001 - a matplotlib Figure
+def png_bytes(fig) -> bytes:  # noqa: ANN001 - a matplotlib Figure
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=72, bbox_inches="tight")
     plt.close(fig)
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})"
+    return buf.getvalue()
 
 
-def anomaly_chart(frame: pd.DataFrame, origin: str) -> str:
+def anomaly_chart(frame: pd.DataFrame, origin: str) -> bytes:
     """Daily mean departure delay of one airport with each detector's flags marked."""
     import matplotlib
 
@@ -46,4 +45,4 @@ def anomaly_chart(frame: pd.DataFrame, origin: str) -> str:
     ax.set_title(f"{origin}: daily mean departure delay (min) and flagged days", fontsize=9)
     ax.legend(fontsize=7, ncol=4, loc="upper left")
     ax.tick_params(labelsize=7)
-    return png_markdown(fig, f"anomalies at {origin}")
+    return png_bytes(fig)

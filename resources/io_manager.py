@@ -141,6 +141,9 @@ CODECS: dict[str, Codec] = {
     "raw_csv": Codec(".csv", _identity, _identity),
     "raw_csv_gz": Codec(".csv.gz", _identity, _identity),
     "raw_bytes": Codec(".bin", _identity, _identity),
+    # Charts beside the data they draw: a file in the lake, linked from the metadata, not
+    # base64 inside every materialization event.
+    "png": Codec(".png", _identity, _identity),
 }
 
 
@@ -184,6 +187,13 @@ def atomic_write_bytes(path: UPath, data: bytes) -> None:
         # A single object PUT (or a multipart upload) only becomes visible under
         # its key once complete, so a crash mid-upload leaves nothing there.
         path.fs.pipe_file(path.path, data)
+
+
+def link(path: UPath) -> dg.MetadataValue:
+    """Metadata that points at a stored object: a path in a local lake, else its URL."""
+    if path.protocol in ("", "file", "local"):
+        return dg.MetadataValue.path(os.fspath(path.path if hasattr(path, "path") else path))
+    return dg.MetadataValue.url(str(path))
 
 
 def read_bytes(path: UPath) -> bytes:

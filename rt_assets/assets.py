@@ -11,7 +11,14 @@ import arviz as az
 import dagster as dg
 import pandas as pd
 
-from resources.io_manager import CODECS, LakeIOManager, lake_format, read_bytes
+from resources.io_manager import (
+    CODECS,
+    LakeIOManager,
+    atomic_write_bytes,
+    lake_format,
+    link,
+    read_bytes,
+)
 from resources.k8s import HEAVY, LIGHT, step_tags
 from resources.retries import HEAVY as HEAVY_STEP
 from resources.retries import NETWORK, retry_policy
@@ -35,6 +42,9 @@ def _lake(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> 
     if not isinstance(manager, LakeIOManager):
         raise dg.Failure(f"rt assets need the lake IO manager, got {type(manager).__name__}")
     return manager
+
+
+SUMMARY_PREVIEW = ["date", "mean", "lower_80", "upper_80", "positive", "tests"]
 
 
 def _md_table(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
@@ -191,28 +201,35 @@ def inference(
     kinds={"pandas", "parquet"},
     code_version="1",
     op_tags=step_tags(LIGHT),
+    required_resource_keys={"io_manager"},
     metadata={**lake_format("parquet")},
     description=(
         "rt.csv rows for one state and run date: Rt mean, median and 80% HDI per observed day "
-        "with the counts. Stored at <LAKE_URL>/rt/summary/<date>/<state>.parquet."
+        "with the counts. Stored at <LAKE_URL>/rt/summary/<date>/<state>.parquet, its Rt "
+        "chart beside it (<state>.png, linked from the metadata as rt_curve)."
     ),
 )
 def summary_table(
     context: dg.AssetExecutionContext, inference: az.InferenceData, processed_counts: pd.DataFrame
 ) -> pd.DataFrame:
-    state = context.partition_key.keys_by_dimension["state"]
-    rows = summary.summarize(inference, processed_counts, state)
+    keys = context.partition_key.keys_by_dimension
+    rows = summary.summarize(inference, processed_counts, keys["state"])
     last = summary.latest(rows)
+    # The chart is a file beside the table: ~30 KB of base64 in every materialization event
+    # would make the event log (and each UI page that loads it) carry the pictures.
+    chart = _lake(context).path_for(context.asset_key, context.partition_key, "png")
+    atomic_write_bytes(chart, summary.rt_plot_png(rows, f"Rt {keys['state']}, run {keys['date']}"))
     context.add_output_metadata(
         {
             "rows": len(rows),
             "latest_date": last["date"],
-            "latest_rt": float(last["mean"]),
-            "latest_rt_80": f"[{last['lower_80']:.3f}, {last['upper_80']:.3f}]",
-            "rt_curve": dg.MetadataValue.md(
-                summary.markdown_image(summary.rt_plot_png(rows), f"Rt {state}")
-            ),
-            "preview": _md_table(rows.tail(7)),
+            # Numbers, so the UI plots them across materializations.
+            "latest_rt": round(float(last["mean"]), 3),
+            "latest_rt_lower_80": round(float(last["lower_80"]), 3),
+            "latest_rt_upper_80": round(float(last["upper_80"]), 3),
+            "rt_curve": link(chart),
+            # The last week's Rt and counts; the stored table has every column.
+            "preview": _md_table(rows[SUMMARY_PREVIEW].tail(7).round(3)),
         }
     )
     return rows

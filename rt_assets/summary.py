@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 
 import arviz as az
@@ -139,8 +138,3 @@ def rt_plot_png(summary: pd.DataFrame, title: str = "") -> bytes:
         return buf.getvalue()
     finally:
         plt.close(fig)
-
-
-def markdown_image(png: bytes, alt: str) -> str:
-    """Markdown embedding ``png`` as a data URI (the Dagster UI renders it)."""
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"

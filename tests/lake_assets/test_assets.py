@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
@@ -52,7 +54,11 @@ def test_materialize_the_lake_on_nycflights(tmp_path, monkeypatch):
     assert events["lake/warehouse_delay_table"]["rows_for_year"].value == 1095
     assert events["lake/delay_anomalies"]["detectors"].value == ["robust"]
     assert events["lake/delay_anomalies"]["comparison_airports"].value == []
-    assert "data:image/png;base64" in events["lake/delay_anomalies"]["charts"].value
+    charts = {k: v.value for k, v in events["lake/delay_anomalies"].items() if "chart" in k}
+    assert sorted(charts) == ["chart_EWR", "chart_JFK", "chart_LGA"]
+    for key, path in charts.items():
+        assert path == str(tmp_path / "lake/lake/delay_anomalies/2013" / f"{key[6:]}.png")
+        assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # Bronze is immutable: a different landing file for a stored year is refused.
     landing = tmp_path / "lake" / "landing"

@@ -6,11 +6,13 @@ processes (``parallel_states=2``).
 """
 
 import gzip
+from pathlib import Path
 
 import dagster as dg
 import msgpack
 import pandas as pd
 import pytest
+from dagster._serdes import serialize_value
 
 from resources.io_manager import LakeIOManager
 from rt_assets import assets
@@ -119,6 +121,30 @@ def test_inference_is_stored_with_model_version_and_check_metadata(daily):
         meta = {k: v.value for k, v in record.asset_materialization.metadata.items()}
         assert meta["compile_seconds"] > 0 and meta["sampling_seconds"] > 0
         assert 100 < meta["peak_rss_mib"] < 8192  # a real process's high-water mark
+
+
+# A summary event measured 4.2 KB: Dagster's envelope (run id, step, partition, asset
+# key, tags) 1.8 KB, ten metadata entries of ~150 bytes each, the 7-row preview 0.75 KB.
+# 5 KB leaves room for an S3 URL in place of a local path and longer values; the chart
+# embedded as base64, as before it moved into the lake, made each event ~37 KB.
+MAX_SUMMARY_EVENT_BYTES = 5 * 1024
+
+
+def test_summary_events_link_their_chart_in_the_lake(daily):
+    lake, instance, _ = daily
+    records = instance.fetch_materializations(dg.AssetKey(["rt", "summary"]), limit=10).records
+    assert len(records) == len(STATES)
+    for record in records:
+        size = len(serialize_value(record.event_log_entry))
+        assert size < MAX_SUMMARY_EVENT_BYTES, size
+        state = record.asset_materialization.partition.split("|")[1]
+        meta = record.asset_materialization.metadata
+        chart = Path(meta["rt_curve"].value)
+        assert chart == lake / f"rt/summary/{DATE}/{state}.png"
+        assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        latest = meta["latest_rt"].value
+        assert isinstance(latest, float) and latest == round(latest, 3)
+        assert meta["latest_rt_lower_80"].value <= latest <= meta["latest_rt_upper_80"].value
 
 
 def test_warnings_refuse_promotion_and_keep_yesterday_untouched(daily):

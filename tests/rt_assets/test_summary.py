@@ -80,10 +80,8 @@ def test_mismatched_dates_fail_clearly(idata):
         summary.summarize(idata, late, "AA")
 
 
-def test_plot_is_a_png_in_markdown(idata):
+def test_plot_is_a_png(idata):
     rows = summary.summarize(idata, counts(), "AA")
     png = summary.rt_plot_png(rows)
     assert png.startswith(b"\x89PNG")
-    md = summary.markdown_image(png, "Rt AA")
-    assert md.startswith("![Rt AA](data:image/png;base64,")
     assert summary.latest(rows)["date"] == "2020-04-12"
