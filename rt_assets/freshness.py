@@ -5,14 +5,16 @@ deadline (``RT_FRESHNESS_DEADLINE_CRON``, UTC, default ``0 9 * * *``: three hour
 after the daily schedule). They are evaluated by the ``rt_freshness_checks``
 sensor; a failure alerts once through ``rt_check_alerts``.
 
-Dagster 1.13 marks these check factories "superseded" in favour of
-``FreshnessPolicy`` attached to assets (evaluated by the daemon's freshness
-loop); those policies live on the asset definitions, which belong to assets.py,
-so ``FRESHNESS_POLICIES`` below lists the equivalent policies to attach there;
-the alert sensor already turns their FAIL/WARN state changes into alerts.
+Dagster 1.13 marks these check factories "superseded" in favour of a
+``FreshnessPolicy`` on each asset, which does not fit here: a policy looks at the
+asset's latest materialization of any partition (``record.asset_entry.
+last_materialization`` in dagster's freshness_evaluator.py), so a backfill or a
+rerun of an old date would make a missed day look fresh. The time-partition check
+asks whether the newest complete date partition itself was materialized. The
+checks stay, and resources/known_warnings.py filters exactly their supersession
+warnings.
 """
 
-import datetime as dt
 import os
 
 import dagster as dg
@@ -29,11 +31,3 @@ FRESHNESS_CHECKS = dg.build_time_partition_freshness_checks(
     timezone="UTC",
     severity=dg.AssetCheckSeverity.ERROR,
 )
-
-# For assets.py: `freshness_policy=FRESHNESS_POLICIES[key]` (daily by 09:00 UTC).
-FRESHNESS_POLICIES = {
-    key: dg.FreshnessPolicy.cron(
-        deadline_cron="0 9 * * *", lower_bound_delta=dt.timedelta(hours=24), timezone="UTC"
-    )
-    for key in FRESH_ASSETS
-}

@@ -6,8 +6,24 @@ import logging
 NOISY = ("numba", "pytensor", "arviz", "matplotlib", "h5py", "alembic")
 
 
-def configure_logging() -> None:
-    """INFO with timestamps on the console; the noisy libraries at WARNING."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+def configure_logging(level: int = logging.INFO) -> None:
+    """``level`` with timestamps on the console; the noisy libraries at WARNING or above.
+
+    The commands with their own progress display (``rt_assets.daily``, the demo) pass
+    WARNING: the console then shows their progress and results, and Dagster's event
+    stream stays in each run's logs (see ``dagster_console_level``).
+    """
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s: %(message)s")
     for name in NOISY:
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+def dagster_console_level() -> str:
+    """The log level of Dagster's console logger for runs started in this process.
+
+    Follows the process's logging: at INFO (benchmarks, tests) step logs show on the
+    console as before; in a quiet process none do: every event is still in the run's logs
+    (the UI), and ``run_daily`` reports failures itself.
+    """
+    # Dagster's console logger defaults to DEBUG: step plumbing would drown everything.
+    return "INFO" if logging.getLogger().getEffectiveLevel() <= logging.INFO else "CRITICAL"

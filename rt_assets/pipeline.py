@@ -4,21 +4,23 @@ Assets with different partitions cannot share a run, so ``run_daily``
 materializes (1) raw and processed counts for the date, (2) inference, its
 convergence check and the summary for each ``date|state`` key, (3) the national
 CSV, the staged msgpack with its check, and the promotion. Every run is recorded
-in the given DagsterInstance, so the UI shows them afterwards.
+in the given DagsterInstance, so the UI shows them afterwards. Progress (each phase,
+each state's start and end) goes to a ``progress`` callback, by default the log.
 """
 
 import logging
 import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 
 from rt_assets import assets, checks, site_assets
-from rt_assets.logs import configure_logging
+from rt_assets.logs import configure_logging, dagster_console_level
 from rt_assets.partitions import date_state_key
+from rt_assets.progress import Progress, ProgressCallback
 from rt_assets.resources import rt_resources
 
 log = logging.getLogger("rt_assets.pipeline")
@@ -81,12 +83,9 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
     return "; ".join(messages) or "run failed"
 
 
-# Dagster's console logger defaults to DEBUG: step plumbing would drown the progress lines.
-CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-
-
 def _materialize(selection: list, partition_key: str, instance, resources, run_config=None):
-    run_config = {**CONSOLE_INFO, **(run_config or {})}
+    console = {"loggers": {"console": {"config": {"log_level": dagster_console_level()}}}}
+    run_config = {**console, **(run_config or {})}
     return dg.materialize(
         ALL_ASSETS,
         selection=selection,
@@ -100,8 +99,7 @@ def _materialize(selection: list, partition_key: str, instance, resources, run_c
 
 
 def _state_run(job: tuple, instance: dg.DagsterInstance, resources: dict) -> tuple:
-    run_date, state, i, n = job
-    log.info("phase 2/3: inference %s (%d/%d)", state, i, n)
+    run_date, state = job
     started = time.perf_counter()
     result = _materialize(PHASE_STATE, date_state_key(run_date, state), instance, resources)
     failure = "" if result.success else _failure(result)
@@ -111,8 +109,8 @@ def _state_run(job: tuple, instance: dg.DagsterInstance, resources: dict) -> tup
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(ref) -> None:  # noqa: ANN001
-    configure_logging()
+def _init_worker(ref, log_level: int) -> None:  # noqa: ANN001
+    configure_logging(log_level)  # the parent's: a quiet command has quiet workers
     _WORKER["instance"] = dg.DagsterInstance.from_ref(ref)
     _WORKER["resources"] = default_resources()  # Dagster resources do not pickle
 
@@ -121,16 +119,71 @@ def _state_in_worker(job: tuple) -> tuple:
     return _state_run(job, _WORKER["instance"], _WORKER["resources"])
 
 
-def _collect(out: DailyResult, outcomes) -> None:  # noqa: ANN001
-    for state, seconds, run_id, failure in outcomes:
-        out.state_seconds[state] = seconds
-        out.run_ids.append(run_id)
-        if not failure:
-            out.states_ok.append(state)
-            log.info("%s: done in %.1f s", state, seconds)
-        else:
-            out.states_failed[state] = failure
-            log.warning("%s: %s", state, failure)
+def _record(out: DailyResult, outcome: tuple, progress: ProgressCallback) -> None:
+    state, seconds, run_id, failure = outcome
+    out.state_seconds[state] = seconds
+    out.run_ids.append(run_id)
+    if not failure:
+        out.states_ok.append(state)
+        progress(Progress("finished", 2, state, seconds))
+    else:
+        out.states_failed[state] = failure
+        progress(Progress("failed", 2, state, seconds, failure))
+
+
+def log_progress(p: Progress) -> None:
+    """``run_daily``'s default progress: log lines."""
+    if p.event == "phase":
+        log.info("phase %d/3: %s", p.phase, p.message)
+    elif p.event == "started":
+        log.info("phase 2/3: inference %s (%s)", p.state, p.message)
+    elif p.event == "finished" and p.state:
+        log.info("%s: done in %.1f s", p.state, p.seconds)
+    elif p.event == "failed" and p.state:
+        log.warning("%s: %s", p.state, p.message)
+    elif p.event == "failed":
+        log.error(p.message)
+
+
+def _run_states(
+    run_date: str,
+    states: list[str],
+    instance: dg.DagsterInstance,
+    resources: dict[str, Any],
+    parallel_states: int,
+    out: DailyResult,
+    progress: ProgressCallback,
+) -> None:
+    def started(i: int) -> None:
+        progress(Progress("started", 2, states[i], message=f"{i + 1}/{len(states)}"))
+
+    if parallel_states > 1 and len(states) > 1 and instance.is_persistent:
+        # Worker processes, not threads: model compilation holds the GIL for seconds,
+        # and would stall the other state's Dagster step in a thread.
+        workers = min(parallel_states, len(states))
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(instance.get_ref(), logging.getLogger().getEffectiveLevel()),
+        ) as pool:
+            futures = [pool.submit(_state_in_worker, (run_date, s)) for s in states]
+            # The pool starts states in submission order, one as each worker frees up.
+            for i in range(workers):
+                started(i)
+            for n_done, future in enumerate(as_completed(futures), 1):
+                _record(out, future.result(), progress)
+                if workers + n_done - 1 < len(states):
+                    started(workers + n_done - 1)
+    else:
+        if parallel_states > 1 and len(states) > 1:
+            log.info("an ephemeral instance cannot be shared with workers: one state at a time")
+        for i, state in enumerate(states):
+            started(i)
+            _record(out, _state_run((run_date, state), instance, resources), progress)
+    # Completion order is the workers' business; the result lists states as asked.
+    out.states_ok.sort(key=states.index)
+    out.state_seconds = {s: out.state_seconds[s] for s in states if s in out.state_seconds}
 
 
 def run_publication(
@@ -153,6 +206,7 @@ def run_daily(
     resources: dict[str, Any] | None = None,
     approve_warnings: bool = False,
     parallel_states: int = 1,
+    progress: ProgressCallback | None = None,
 ) -> DailyResult:
     """Materialize the whole graph for ``run_date`` and ``states``; never raises on a step.
 
@@ -160,6 +214,9 @@ def run_daily(
     (persistent instances and default resources only): with 2, one state's model
     compiles on one core while another samples. Results do not depend on it (each state
     has its own seed).
+
+    ``progress`` receives each phase and each state's start and end (``Progress``), in
+    this process, as they happen; None logs them.
     """
     parallel = parallel_states > 1 and len(states) > 1
     if parallel and resources is not None:
@@ -168,38 +225,30 @@ def run_daily(
             "in each worker process: pass resources=None"
         )
     resources = resources or default_resources()
+    progress = progress or log_progress
     out = DailyResult(run_date)
-    log.info("phase 1/3: counts for %s", run_date)
+    progress(Progress("phase", 1, message=f"counts for {run_date}"))
     result = _materialize(PHASE_COUNTS, run_date, instance, resources)
     out.run_ids.append(result.run_id)
     out.counts_ok = result.success
     if not result.success:
         out.publish_error = f"counts failed: {_failure(result)}"
-        log.error(out.publish_error)
+        progress(Progress("failed", 1, message=out.publish_error))
         return out
 
-    jobs = [(run_date, state, i, len(states)) for i, state in enumerate(states, 1)]
-    if parallel and instance.is_persistent:
-        # Worker processes, not threads: model compilation holds the GIL for seconds,
-        # and would stall the other state's Dagster step in a thread.
-        ref = instance.get_ref()
-        with ProcessPoolExecutor(
-            min(parallel_states, len(states)),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(ref,),
-        ) as pool:
-            outcomes = pool.map(_state_in_worker, jobs)
-            _collect(out, outcomes)
-    else:
-        if parallel:
-            log.info("an ephemeral instance cannot be shared with workers: one state at a time")
-        _collect(out, (_state_run(job, instance, resources) for job in jobs))
-    log.info("phase 3/3: national CSV, staging, promotion for %s", run_date)
+    at_once = min(parallel_states, len(states)) if instance.is_persistent else 1
+    how = f", {at_once} at a time" if at_once > 1 else ""
+    progress(Progress("phase", 2, message=f"inference for {len(states)} states{how}"))
+    _run_states(run_date, states, instance, resources, parallel_states, out, progress)
+    progress(Progress("phase", 3, message=f"national CSV, staging, promotion for {run_date}"))
     result = run_publication(run_date, instance, resources, approve_warnings)
     out.run_ids.append(result.run_id)
     out.published = result.success
     if not result.success:
         out.publish_error = _failure(result)
-        log.error("publication refused or failed: %s", out.publish_error)
+        progress(
+            Progress("failed", 3, message=f"publication refused or failed: {out.publish_error}")
+        )
+    else:
+        progress(Progress("finished", 3, message="published"))
     return out
