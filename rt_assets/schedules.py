@@ -20,6 +20,8 @@ import dagster as dg
 from rt_assets.partitions import date_partitions
 
 SCHEDULE_NAME = "rt_daily"
+# Runs of an earlier tick that do not stop a later one from asking again.
+RETRIED_BY_A_LATER_TICK = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 DEFAULT_CRON = "0 6 * * *"
 PHASE_1 = dg.AssetSelection.assets(
     dg.AssetKey(["rt", "raw_counts"]), dg.AssetKey(["rt", "processed_counts"])
@@ -51,6 +53,20 @@ def rt_daily_schedule(context: dg.ScheduleEvaluationContext):
     date = newest_date(context.scheduled_execution_time)
     if date is None:
         return dg.SkipReason("no run date is complete yet")
+    # A schedule's run key only de-duplicates within one tick: with a cron that fires
+    # more than once a day, a later tick must not count (and fan out) the date again.
+    # A failed or cancelled run does not count, so the next tick tries again.
+    earlier = context.instance.get_runs(
+        dg.RunsFilter(
+            tags={"dagster/schedule_name": SCHEDULE_NAME, "dagster/partition": date},
+            statuses=[s for s in dg.DagsterRunStatus if s not in RETRIED_BY_A_LATER_TICK],
+        ),
+        limit=1,
+    )
+    if earlier:
+        return dg.SkipReason(
+            f"run date {date} already has run {earlier[0].run_id} ({earlier[0].status.value})"
+        )
     return dg.RunRequest(run_key=date, partition_key=date, tags={"rt/phase": "counts"})
 
 

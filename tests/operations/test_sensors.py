@@ -16,11 +16,25 @@ from resources.alerts import AlertsResource
 from rt_assets.schedules import rt_daily_schedule
 
 
-def test_rt_daily_schedule_requests_newest_date():
+def test_rt_daily_schedule_requests_newest_date_once():
     tick = dt.datetime(2021, 3, 8, 6, 0, tzinfo=dt.UTC)
-    request = rt_daily_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
-    assert request.partition_key == "2021-03-07"
-    assert request.run_key == "2021-03-07"
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        request = rt_daily_schedule(context)
+        assert request.partition_key == "2021-03-07"
+        assert request.run_key == "2021-03-07"
+
+        def earlier_run(status: dg.DagsterRunStatus) -> None:
+            tags = {"dagster/schedule_name": "rt_daily", "dagster/partition": "2021-03-07"}
+            instance.add_run(dg.DagsterRun(job_name="rt_counts", status=status, tags=tags))
+
+        # A failed earlier tick does not stop a later one; a successful one does.
+        earlier_run(dg.DagsterRunStatus.FAILURE)
+        assert rt_daily_schedule(context).partition_key == "2021-03-07"
+        earlier_run(dg.DagsterRunStatus.SUCCESS)
+        skipped = rt_daily_schedule(context)
+        assert isinstance(skipped, dg.SkipReason)
+        assert "run date 2021-03-07 already has run" in skipped.skip_message
 
 
 def test_landing_plan_runs_new_and_changed_files_once():
