@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV_VERSION := 0.13.9
 
-.PHONY: setup demo test lint bench ui
+.PHONY: setup demo test rehearsal lint bench ui
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -16,6 +16,10 @@ demo: setup
 test: setup
 	uv run ruff check .
 	uv run pytest
+
+# The production rehearsal alone (also part of `make test`): docs/production.md.
+rehearsal: setup
+	uv run pytest -m rehearsal
 
 lint: setup
 	uv run ruff check .
