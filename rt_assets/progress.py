@@ -196,9 +196,10 @@ class LiveDisplay(LineDisplay):
     def _width(self) -> int | None:
         """One terminal row: a wrapped status line could not be redrawn in place."""
         try:
-            return os.get_terminal_size(self.out.fileno()).columns - 1
+            columns = os.get_terminal_size(self.out.fileno()).columns
         except (OSError, ValueError, io.UnsupportedOperation):
             return None  # not a terminal (tests)
+        return columns - 1 if columns > 1 else None  # a pty may report 0 columns
 
     def _write(self, line: str) -> None:
         self.out.write(f"{self.CLEAR}{line}\n{self._status()}")
