@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import msgpack
 import pandas as pd
@@ -87,16 +88,41 @@ def test_code_locations_load_from_the_images_with_the_documented_secrets(rehears
         assert _node_pool(rehearsal, pod["spec"]["nodeName"]) != HIGH_MEMORY
 
 
+def test_the_rt_image_serves_the_page_bundle(rehearsal):
+    """Defect 2: rt/site reads the bundle through rt_assets.site.load_bundle; run that in
+    the rt image's own tree (read-only, no checkout), as the step pod would."""
+    import tempfile
+
+    from tests.rehearsal.image import namespace_process
+
+    (image,) = [i for ref, i in rehearsal.images.items() if ref.endswith("/rt-lake-rt:0.1.0")]
+    probe = "from rt_assets.site import load_bundle; print(sorted(load_bundle()))"
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp).chmod(0o1777)
+        proc = namespace_process(
+            image.rootfs,
+            [image.which("python"), "-c", probe],
+            image.env,
+            image.config["workdir"],
+            tmp=Path(tmp),
+            read_only=True,
+        )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "['app.css', 'app.js', 'index.html']"
+
+
 def test_daily_tick_runs_the_day_on_the_pools_and_publishes_to_s3(rehearsal):
     r = rehearsal
     lake = r.buckets["rt"]
     date = r.run_date
     published = f"lake/rt/published_msgpack/{date}.msgpack"
+    # The site is the last step of the day: wait for it, then read everything back.
+    last = {published, f"lake/rt/published_csv/{date}.csv", f"lake/rt/site/{date}/index.html"}
     _wait_recording(
         r,
-        f"the scheduled day {date} to be published at s3://{lake}/{published}",
-        lambda: published in r.s3_keys(lake, "lake/rt/published_msgpack/"),
-        timeout_s=900,
+        f"the scheduled day {date} to be published and its site built on s3://{lake}",
+        lambda: last <= set(r.s3_keys(lake, "lake/rt/")),
+        timeout_s=1200,
     )
     # The schedule's tick started the counts (a real evaluation: its run key is the date).
     scheduled = r.runs({"dagster/schedule_name": "rt_daily"})
@@ -160,8 +186,10 @@ def test_a_landed_flight_file_goes_through_the_lake_into_postgres(rehearsal, pos
 
 
 def test_a_run_cancelled_in_the_webserver_ends_canceled_with_its_pods_gone(rehearsal):
-    """Defect 4: the step pods are deleted by dagster-k8s itself, which the location's
-    Role must allow; otherwise the run stays CANCELING and the pods keep running."""
+    """Cancelling from the webserver: the run ends CANCELED, no pod of it is left and no
+    API call was refused. (The emulator deletes a pod with SIGKILL and no grace period,
+    so the run worker never gets to delete its own step pods here: the location Role's
+    `delete pods` is checked by tests/k8s_emulator/test_emulator.py, not by this test.)"""
     r = rehearsal
     launched = r.graphql(
         """
@@ -190,7 +218,7 @@ def test_a_run_cancelled_in_the_webserver_ends_canceled_with_its_pods_gone(rehea
     run_id = launched["run"]["runId"]
 
     def step_pod_running():
-        pods = r.k8s.list("Pod", NAMESPACE, label_selector=f"dagster/run-id={run_id}")
+        pods = r.k8s.list("Pod", NAMESPACE, label_selector=f"dagster/run-id={run_id},dagster/op")
         return [p for p in pods if p["status"].get("phase") == "Running"]
 
     _wait_recording(r, "the cancel test's step pod to run", step_pod_running, 300)
