@@ -30,6 +30,7 @@ from pathlib import Path
 
 import requests
 
+from tests.fixtures.dagster_server import free_port
 from tests.fixtures.helm import REPO_ROOT
 from tests.k8s_emulator.apiserver import KubernetesEmulator
 from tests.rehearsal import charts, overrides
@@ -50,14 +51,6 @@ HIGH_MEMORY = "high-memory"
 REHEARSAL_STATES = ("NH", "VT")
 SLACK_TOKEN = "xoxb-test-token"  # what tests/operations/http_capture.py accepts
 WEBSERVER = overrides.WEBSERVER
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
