@@ -12,7 +12,6 @@ Pure: no Dagster import. The asset in ``site_assets.py`` passes the writer.
 
 from __future__ import annotations
 
-import base64
 import io
 import math
 import os
@@ -36,6 +35,7 @@ CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".msgpack": "application/msgpack",
+    ".png": "image/png",
 }
 
 
@@ -170,8 +170,14 @@ def markdown_preview(rows: list[LatestRt], limit: int = 10) -> str:
     return "\n".join(lines)
 
 
-def latest_rt_plot_markdown(rows: list[LatestRt]) -> str:
-    """Latest Rt per state with its interval, as Markdown with a PNG data URI."""
+PLOT_FILE = "latest-rt.png"
+# The page's colour-blind-safe pair: blue below 1 (shrinking), orange above 1 (growing).
+BELOW_ONE, ABOVE_ONE = "#2166ac", "#b35806"
+
+
+def latest_rt_plot_png(rows: list[LatestRt]) -> bytes:
+    """Latest Rt per state with its interval, as a PNG (stored beside the page and
+    linked from the asset's metadata, not embedded in the event log)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -180,7 +186,7 @@ def latest_rt_plot_markdown(rows: list[LatestRt]) -> str:
     fig, ax = plt.subplots(figsize=(max(4.0, 0.18 * len(rows) + 1.5), 3.0), dpi=90)
     try:
         xs = range(len(rows))
-        colours = ["#c0392b" if r.median > 1 else "#1e8449" for r in rows]
+        colours = [ABOVE_ONE if r.median > 1 else BELOW_ONE for r in rows]
         ax.vlines(xs, [r.lower_80 for r in rows], [r.upper_80 for r in rows], colors=colours)
         ax.scatter(xs, [r.median for r in rows], c=colours, s=12, zorder=3)
         ax.axhline(1.0, color="#555", linestyle="--", linewidth=0.8)
@@ -191,5 +197,4 @@ def latest_rt_plot_markdown(rows: list[LatestRt]) -> str:
         fig.savefig(buf, format="png")
     finally:
         plt.close(fig)
-    encoded = base64.b64encode(buf.getvalue()).decode()
-    return f"![latest Rt by state](data:image/png;base64,{encoded})"
+    return buf.getvalue()

@@ -3,7 +3,7 @@
 import dagster as dg
 from upath import UPath
 
-from resources.io_manager import LakeIOManager, atomic_write_bytes, read_bytes
+from resources.io_manager import LakeIOManager, atomic_write_bytes, link, read_bytes
 from resources.k8s import LIGHT, step_tags
 from resources.settings import is_local_lake, lake_url
 from rt_assets import site
@@ -27,14 +27,15 @@ def _write(path: UPath, data: bytes, content_type: str) -> None:
     deps=[PUBLISHED_MSGPACK],
     partitions_def=date_partitions,
     description=(
-        "Static Rt web page for one run date: index.html, app.js, app.css and a copy of the "
-        "published msgpack (rt.msgpack) in <LAKE_URL>/rt/site/<date>/. Open it from any static "
-        "file server (`uv run python -m rt_assets.serve_site`) or S3 static hosting."
+        "Static Rt web page for one run date: index.html, app.js, app.css, a copy of the "
+        "published msgpack (rt.msgpack) and a latest-Rt chart (latest-rt.png) in "
+        "LAKE_URL/rt/site/DATE/. Open it from any static file server "
+        "(`uv run python -m rt_assets.serve_site`) or S3 static hosting."
     ),
     owners=["team:rt"],
     kinds={"html", "javascript", "msgpack"},
     group_name="rt",
-    code_version="site-1",
+    code_version="site-2",
     op_tags=step_tags(LIGHT),
 )
 def rt_site(
@@ -49,9 +50,9 @@ def rt_site(
     doc = site.parse_document(data, str(source))
     bundle = site.load_bundle()
     folder = UPath(io_manager.base_url or lake_url()).joinpath(*SITE.path, date)
-    files = site.site_files(bundle, data)
-    written = site.write_site(folder, files, _write)
     rows = site.latest_rt(doc)
+    files = {**site.site_files(bundle, data), site.PLOT_FILE: site.latest_rt_plot_png(rows)}
+    written = site.write_site(folder, files, _write)
     context.log.info(f"wrote the Rt page for {date} ({len(rows)} states) to {folder}")
     return dg.MaterializeResult(
         metadata={
@@ -62,6 +63,6 @@ def rt_site(
             "model_version": dg.MetadataValue.text(doc["model_version"]),
             "bytes": dg.MetadataValue.int(sum(len(b) for b in files.values())),
             "latest_rt": dg.MetadataValue.md(site.markdown_preview(rows)),
-            "plot": dg.MetadataValue.md(site.latest_rt_plot_markdown(rows)),
+            "plot": link(written[site.PLOT_FILE]),
         }
     )

@@ -22,9 +22,11 @@ def test_materialize_writes_the_page_next_to_the_published_files(tmp_path, site_
         "app.css",
         "app.js",
         "index.html",
+        "latest-rt.png",
         "rt.msgpack",
     ]
     assert (folder / "rt.msgpack").read_bytes() == data
+    assert (folder / "latest-rt.png").read_bytes().startswith(b"\x89PNG")
     bundle = site.load_bundle()
     assert all((folder / name).read_bytes() == bundle[name] for name in site.BUNDLE_FILES)
     # atomic writes leave no temporary files behind
@@ -36,6 +38,8 @@ def test_materialize_writes_the_page_next_to_the_published_files(tmp_path, site_
     assert metadata["model_version"].value == "rtlive-generative-test"
     assert metadata["index_html"].value == str(folder / "index.html")
     assert "| NY |" in metadata["latest_rt"].value
+    # The chart is linked, not embedded: the event stays small.
+    assert metadata["plot"].value == str(folder / "latest-rt.png")
 
 
 def test_missing_upstream_fails_naming_the_file_and_writes_nothing(tmp_path):

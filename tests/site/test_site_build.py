@@ -137,5 +137,5 @@ def test_markdown_preview_and_plot():
     assert len(table.splitlines()) == 2 + 10 + 1  # header, rule, 10 rows and the "more" row
     assert f"… {len(rows) - 10} more" in table
     assert f"| {rows[0].state} |" in table and f"| {rows[-1].state} |" in table
-    plot = site.latest_rt_plot_markdown(rows)
-    assert plot.startswith("![latest Rt by state](data:image/png;base64,iVBOR")
+    plot = site.latest_rt_plot_png(rows)
+    assert plot.startswith(b"\x89PNG\r\n\x1a\n")
