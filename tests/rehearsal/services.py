@@ -37,7 +37,7 @@ class UnixSocketProxy:
         self._listener.listen(64)
         self.port = self._listener.getsockname()[1]
         self._stopping = threading.Event()
-        self._connections: list[socket.socket] = []
+        self._connections: list[_Pair] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._accept, name="pg-proxy", daemon=True)
         self._thread.start()
@@ -53,30 +53,56 @@ class UnixSocketProxy:
                 upstream.connect(self.socket_path)
             except OSError:
                 client.close()
+                upstream.close()
                 continue
-            with self._lock:
-                self._connections += [client, upstream]
+            pair = _Pair(client, upstream, self._connections, self._lock)
             for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+                threading.Thread(target=pair.pump, args=(src, dst), daemon=True).start()
 
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
+    def stop(self) -> None:
+        self._stopping.set()
+        self._listener.close()
+        with self._lock:
+            pairs = list(self._connections)
+        for pair in pairs:
+            pair.close()
+
+
+class _Pair:
+    """One forwarded connection. Each direction's thread ends at EOF or an error and
+    shuts both sockets down; the last one to end closes them (Dagster's storage opens a
+    connection per operation: without closing, the test process runs out of files)."""
+
+    def __init__(self, a: socket.socket, b: socket.socket, registry: list, lock: threading.Lock):
+        self.sockets = (a, b)
+        self._registry = registry
+        self._lock = lock
+        self._running = 2
+        with lock:
+            registry.append(self)
+
+    def pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
                 dst.sendall(data)
         except OSError:
             pass
         finally:
-            for sock in (src, dst):
+            for sock in self.sockets:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+            with self._lock:
+                self._running -= 1
+                last = self._running == 0
+            if last:
+                self.close()
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self._listener.close()
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
         with self._lock:
-            for sock in self._connections:
-                sock.close()
+            if self in self._registry:
+                self._registry.remove(self)
 
 
 def postgres_socket(server) -> Path:  # noqa: ANN001 - a pgserver.PostgresServer

@@ -7,7 +7,7 @@ pool, the publication and the site land on S3; a flight file put under the lake'
 S3 landing prefix goes through the lake into the PostgreSQL warehouse. Then the
 faults: a run cancelled from the webserver must end CANCELED with its pods gone.
 
-Run alone with ``make rehearsal`` (``pytest -m rehearsal``); part of ``make test``.
+Run with ``make rehearsal`` (``pytest -m rehearsal``); not yet part of ``make test``.
 """
 
 from __future__ import annotations
