@@ -173,15 +173,16 @@ def test_a_landed_flight_file_goes_through_the_lake_into_postgres(rehearsal, pos
             except sa.exc.ProgrammingError:
                 return 0
 
+    def landed_run_finished() -> list[str]:
+        statuses = [run["status"] for run in r.runs({"lake/landing-file": "2013.csv"})]
+        return statuses if statuses and all(s in (SUCCESS, "FAILURE") for s in statuses) else []
+
     try:
-        _wait_recording(
-            r, "the landed 2013 file to reach the warehouse", lambda: rows() >= 1095, 600
-        )
+        statuses = _wait_recording(r, "the landed 2013 file's run to end", landed_run_finished, 900)
+        assert statuses == [SUCCESS]
         assert rows() == 1095
     finally:
         engine.dispose()
-    runs = r.runs({"lake/landing-file": "2013.csv"})
-    assert [run["status"] for run in runs] == [SUCCESS]
     assert "lake/lake/silver_flights/2013.parquet" in r.s3_keys(bucket, "lake/lake/")
 
 
