@@ -225,7 +225,7 @@ def test_production_resources_refuse_local_fallbacks(monkeypatch):
         refused.value
     )
     monkeypatch.setenv("LAKE_URL", "s3://rt-lake-prod-rt/lake")
-    monkeypatch.setenv("WAREHOUSE_URL", "postgresql+psycopg://rt:hunter2@db.internal/warehouse")
+    monkeypatch.setenv("WAREHOUSE_URL", "postgresql+psycopg://rt:example-pw@db.internal/warehouse")
     resources = lake_resources()
     # The IO manager resolves to the production bucket, not ./.lake.
     assert str(resources["io_manager"]._base()) == "s3://rt-lake-prod-rt/lake"
@@ -247,10 +247,10 @@ def test_each_location_is_checked_only_for_the_resources_it_uses(monkeypatch):
 def test_refusal_hides_the_warehouse_password(monkeypatch):
     monkeypatch.setenv("DAGSTER_DEPLOYMENT", "production")
     monkeypatch.setenv("LAKE_URL", "s3://rt-lake-prod-lake/lake")
-    monkeypatch.setenv("WAREHOUSE_URL", "mysql://lake:s3cr3t-pw@db/warehouse")
+    monkeypatch.setenv("WAREHOUSE_URL", "mysql://lake:sentinel-pw@db/warehouse")
     with pytest.raises(ValueError) as refused:
         lake_resources()
-    assert "s3cr3t-pw" not in str(refused.value)
+    assert "sentinel-pw" not in str(refused.value)
     assert "mysql://lake:***@db/warehouse" in str(refused.value)
 
 

@@ -32,6 +32,7 @@ def test_site_in_s3_has_content_types_and_serves(s3_env):
         "app.js": "text/javascript; charset=utf-8",
         "app.css": "text/css; charset=utf-8",
         "rt.msgpack": "application/msgpack",
+        "latest-rt.png": "image/png",
     }
     stored = s3_env.keys()
     assert sorted(k for k in stored if k.startswith(prefix)) == sorted(prefix + n for n in expected)
