@@ -10,8 +10,8 @@ process can do by itself:
   scratch tmpfs, then ``pivot_root``\\ s into it.  Every top-level entry of
   ``<image_dir>/rootfs`` is mounted on the same path (an overlay too, so a container writing to
   its image never changes the image directory), ``/dev``, ``/proc`` and ``/sys`` are bound from
-  the host, ``/tmp`` and ``/dev/shm`` are fresh tmpfs (also with ``image_dir=None``: a pod
-  never sees the node's ``/tmp``; give it a :class:`Mount` instead), then each :class:`Mount`
+  the host, ``/tmp`` and ``/dev/shm`` are fresh tmpfs (with ``image_dir=None``, ``/tmp`` is
+  the host's, copy-on-write like the rest of the root), then each :class:`Mount`
   is bound on its ``container_path``.  Mount targets that are missing
   (``/var/run/secrets/...``, a config file inside the image) are created in the overlays' upper
   layers, i.e. on the private tmpfs: the host's directories and the image directory are never
@@ -228,7 +228,10 @@ def setup(cfg):
             root_mounts.append(tgt)
 
     mount_targets = {m["target"] for m in cfg["mounts"]}
-    if "/tmp" not in mount_targets:
+    # A host-filesystem container (no image) keeps the host's /tmp in its copy-on-write
+    # root: the checkout and its venv may live there (a clone under /tmp), and writes
+    # still stay private to the container.
+    if "/tmp" not in mount_targets and cfg["rootfs"] is not None:
         mount("tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
         root_mounts.append("/tmp")
 
