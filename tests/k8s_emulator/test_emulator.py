@@ -33,6 +33,9 @@ from tests.k8s_emulator.scheduler import parse_quantity
 HOST = "emulator.test/host-python:1"  # an image reference mapped to "no image": the host fs
 NS = "dagster"
 PY = sys.executable
+# For pods whose /tmp is an emptyDir: the system interpreter (standard library only),
+# which stays visible when the checkout and its venv live under /tmp.
+SYSTEM_PY = "/usr/bin/python3"
 
 
 def _runtime_unavailable() -> str | None:
@@ -907,7 +910,7 @@ def test_image_entrypoint_cmd_user_and_read_only_root(k8s, tmp_path):
                 },
                 "workdir": "/app",
                 "user": "10001:10001",
-                "entrypoint": [PY],
+                "entrypoint": [SYSTEM_PY],
                 "cmd": ["/app/main.py", "from-cmd"],
             }
         )
@@ -942,7 +945,7 @@ def test_image_entrypoint_cmd_user_and_read_only_root(k8s, tmp_path):
             pod("args", args=["/app/main.py", "from-args"]),
             pod(
                 "command",
-                command=[PY, "/app/main.py", "from-command"],
+                command=[SYSTEM_PY, "/app/main.py", "from-command"],
                 securityContext={"readOnlyRootFilesystem": True, "runAsUser": 10002},
             ),
             pod("as-root", pod_security={"runAsNonRoot": True, "runAsUser": 0}),
