@@ -884,13 +884,27 @@ class KubernetesEmulator:
     ) -> _Response:
         assert target.namespace and target.name
         policy = self._propagation(query, body, "Background")
+        grace = self._grace_period(query, body)
         with self.store.lock:
             pod = self.store.require("Pod", target.namespace, target.name)
+            self._control.delete(pod, policy, grace)
             deleted = self._public(pod)
-            self._control.delete(pod, policy)
-        deleted["metadata"]["deletionTimestamp"] = rfc3339()
-        deleted["metadata"]["deletionGracePeriodSeconds"] = 0
+        # Still there while its containers stop (graceful), or gone at once.
+        deleted["metadata"].setdefault("deletionTimestamp", rfc3339())
+        deleted["metadata"].setdefault("deletionGracePeriodSeconds", 0)
         return _Response(200, deleted)
+
+    @staticmethod
+    def _grace_period(query: dict[str, list[str]], body: bytes) -> int | None:
+        """DeleteOptions.gracePeriodSeconds from the body or the query; None: the pod's."""
+        options = json.loads(body) if body else {}
+        value = options.get("gracePeriodSeconds", query.get("gracePeriodSeconds", [None])[0])
+        if value is None:
+            return None
+        try:
+            return max(0, int(value))
+        except (TypeError, ValueError):
+            raise bad_request(f"invalid gracePeriodSeconds: {value!r}") from None
 
     def _read_log(
         self, kind: Any, target: _Target, query: dict[str, list[str]], body: bytes

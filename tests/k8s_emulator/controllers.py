@@ -94,6 +94,8 @@ class ControlPlane:
         self._job_pods: dict[str, dict[str, set[str]]] = {}
         self._job_next_pod: dict[str, float] = {}
         self._reported: dict[tuple[str, str], str] = {}
+        # pod uid -> (monotonic time its grace period ends, propagation) while terminating
+        self._terminating: dict[str, tuple[float, str]] = {}
 
     # --- admission -----------------------------------------------------------------------------
 
@@ -310,10 +312,18 @@ class ControlPlane:
 
     # --- deletion and garbage collection -------------------------------------------------------
 
-    def delete(self, obj: dict[str, Any], propagation: str = "Background") -> None:
+    def delete(
+        self, obj: dict[str, Any], propagation: str = "Background", grace: int | None = None
+    ) -> None:
+        """Delete ``obj``. A pod whose containers run is deleted gracefully, as the kubelet
+        does: ``deletionTimestamp`` is set, its containers get SIGTERM, and it is removed
+        once they have ended or after its grace period (then SIGKILL): ``grace`` seconds,
+        else the pod's ``terminationGracePeriodSeconds`` (default 30). 0 kills at once."""
         with self.store.lock:
             uid = obj["metadata"]["uid"]
             if self.store.by_uid(uid) is not obj:
+                return
+            if obj["kind"] == "Pod" and self._terminate_gracefully(obj, propagation, grace):
                 return
             dependents = self.store.dependents(uid)
             if propagation == "Orphan":
@@ -334,6 +344,39 @@ class ControlPlane:
             self._job_next_pod.pop(uid, None)
             if propagation == "Background":
                 self._collect(dependents, uid)
+
+    def _terminate_gracefully(
+        self, pod: dict[str, Any], propagation: str, grace: int | None
+    ) -> bool:
+        """Start (or shorten) a graceful deletion; False when the pod goes at once."""
+        if grace is None:
+            grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        metadata = pod["metadata"]
+        if grace <= 0 or not self.kubelet.running_containers(pod):
+            return False
+        deadline = time.monotonic() + grace
+        if uid_deadline := self._terminating.get(metadata["uid"]):
+            deadline = min(deadline, uid_deadline[0])
+        else:
+            metadata["deletionTimestamp"] = rfc3339()
+            metadata["deletionGracePeriodSeconds"] = grace
+            self.store.touch(pod)
+            self.kubelet.terminate_pod(pod)
+        self._terminating[metadata["uid"]] = (deadline, propagation)
+        return True
+
+    def finish_terminating(self) -> None:
+        """Remove each gracefully deleted pod whose containers have ended; SIGKILL those
+        whose grace period is over."""
+        for uid, (deadline, propagation) in list(self._terminating.items()):
+            pod = self.store.by_uid(uid)
+            if pod is None:
+                self._terminating.pop(uid, None)
+                continue
+            if self.kubelet.running_containers(pod) and time.monotonic() < deadline:
+                continue
+            self._terminating.pop(uid, None)
+            self.delete(pod, propagation, grace=0)
 
     def _collect(self, dependents: list[dict[str, Any]], owner_uid: str) -> None:
         """Delete each dependent whose owners are now all gone."""
@@ -364,6 +407,7 @@ class ControlPlane:
     def tick(self) -> None:
         with self.store.lock:
             self.collect_garbage()
+            self.finish_terminating()
             self.sync_deployments()
             self.sync_replica_sets()
             self.sync_jobs()
@@ -420,6 +464,8 @@ class ControlPlane:
                 present.add(pod_uid)
                 tracking["seen"].add(pod_uid)
                 phase = pod["status"].get("phase")
+                if pod["metadata"].get("deletionTimestamp") and phase != "Succeeded":
+                    phase = "Failed"  # a terminating pod is replaced, as by default
                 if pod_uid not in tracking["counted"] and phase in ("Succeeded", "Failed"):
                     tracking["counted"].add(pod_uid)
                     if phase == "Succeeded":
@@ -431,7 +477,12 @@ class ControlPlane:
             for vanished in tracking["seen"] - present - tracking["counted"]:
                 tracking["counted"].add(vanished)
                 failed += 1
-            active = [p for p in pods if p["status"].get("phase") in ("Pending", "Running")]
+            active = [
+                p
+                for p in pods
+                if p["status"].get("phase") in ("Pending", "Running")
+                and not p["metadata"].get("deletionTimestamp")
+            ]
             completions = spec.get("completions") or 1
             started = parse_rfc3339(status["startTime"])
             deadline = spec.get("activeDeadlineSeconds")
@@ -642,6 +693,7 @@ class ControlPlane:
                 for p in self.store.list("Pod", namespace)
                 if _owned_by(p, uid)
                 and p["status"].get("phase") not in ("Succeeded", "Failed")
+                and not p["metadata"].get("deletionTimestamp")
                 and selector_matches(rs["spec"].get("selector"), p["metadata"].get("labels") or {})
             ]
             wanted = rs["spec"].get("replicas", 1)

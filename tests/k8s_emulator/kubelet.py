@@ -227,6 +227,7 @@ class Kubelet:
                 crun.process is None
                 and run.volumes is not None
                 and not run.deadline_exceeded
+                and not pod["metadata"].get("deletionTimestamp")
                 and self._should_start(pod, crun)
             ):
                 spec = self._prepare(pod, container, crun, run)
@@ -752,6 +753,26 @@ class Kubelet:
                 self._event(pod, "Created", f"Created container: {crun.name}", container=crun.name)
                 self._event(pod, "Started", f"Started container {crun.name}", container=crun.name)
             self._write_status(pod, run)
+
+    def running_containers(self, pod: dict[str, Any]) -> list[str]:
+        """Names of the pod's containers whose processes have not ended."""
+        run = self._pods.get(pod["metadata"]["uid"])
+        if run is None:
+            return []
+        return [
+            crun.name
+            for crun in run.containers.values()
+            if crun.process is not None and crun.process.poll() is None
+        ]
+
+    def terminate_pod(self, pod: dict[str, Any]) -> None:
+        """SIGTERM each running container's processes (the start of a graceful deletion;
+        the control plane kills what is left when the grace period ends)."""
+        run = self._pods.get(pod["metadata"]["uid"])
+        for crun in run.containers.values() if run else ():
+            if crun.process is not None and crun.process.poll() is None:
+                self._event(pod, "Killing", f"Stopping container {crun.name}", container=crun.name)
+                crun.process.terminate()
 
     def kill_pod(self, pod: dict[str, Any]) -> None:
         """Stop the pod's containers (SIGKILL) and forget it. Call with the store lock held."""

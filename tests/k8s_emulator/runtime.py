@@ -503,6 +503,11 @@ class ContainerProcess:
         if not self._done.wait(30):
             raise RuntimeError(f"container {self.name} (pid {self.pid}) did not end")
 
+    def terminate(self) -> None:
+        """SIGTERM the container's process group (a graceful stop); does not wait."""
+        if not self._done.is_set():
+            self._signal_all(signal.SIGTERM)
+
     def _signal_all(self, sig: int) -> None:
         with self._lock:
             if self._cgroup is not None and sig == signal.SIGKILL:

@@ -509,7 +509,8 @@ def test_job_delete_orphans_pods_unless_a_propagation_policy_is_given(k8s):
     assert orphan["metadata"].get("ownerReferences") == []
 
     batch.delete_namespaced_job("collected", NS, propagation_policy="Background")
-    assert k8s.get("Pod", NS, running["collected"]["metadata"]["name"]) is None
+    collected = running["collected"]["metadata"]["name"]
+    k8s.wait_for(lambda: k8s.get("Pod", NS, collected) is None, what="the collected pod gone")
     killing = [
         e
         for e in k8s.events(NS, running["collected"]["metadata"]["name"])
@@ -518,7 +519,7 @@ def test_job_delete_orphans_pods_unless_a_propagation_policy_is_given(k8s):
     assert killing and killing[0]["message"] == "Stopping container dagster"
 
     core.delete_namespaced_pod(orphan["metadata"]["name"], NS)
-    assert k8s.running_pids() == []
+    k8s.wait_for(lambda: k8s.running_pids() == [], what="no container left")
 
 
 @needs_runtime
@@ -569,9 +570,71 @@ def test_deleting_an_owner_pod_collects_its_step_jobs_and_their_pods(k8s):
     )
     _, core = _apis(k8s)
     core.delete_namespaced_pod("run-pod", NS)
-    assert k8s.get("Job", NS, "step-job") is None
-    assert k8s.get("Pod", NS, step_pods[0]["metadata"]["name"]) is None
-    assert k8s.running_pids() == []
+    k8s.wait_for(lambda: k8s.get("Job", NS, "step-job") is None, what="the step Job collected")
+    step_pod = step_pods[0]["metadata"]["name"]
+    k8s.wait_for(lambda: k8s.get("Pod", NS, step_pod) is None, what="the step pod collected")
+    k8s.wait_for(lambda: k8s.running_pids() == [], what="no container left")
+
+
+@needs_runtime
+def test_pod_deletion_is_graceful_sigterm_then_sigkill_after_the_grace_period(k8s):
+    """As the kubelet: a deleted pod gets SIGTERM and stays (with a deletionTimestamp)
+    until its containers end; one that ignores SIGTERM is killed when its grace period
+    ends; gracePeriodSeconds=0 kills at once."""
+    _, core = _apis(k8s)
+    # Cleans up for a second on SIGTERM, then exits: it ends long before its grace.
+    graceful = (
+        "import signal, sys, time\n"
+        "def stop(*_):\n"
+        "    time.sleep(1)\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        "time.sleep(60)\n"
+    )
+    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+
+    def pod(name: str, code: str, grace: int) -> dict:
+        return {
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {
+                "restartPolicy": "Never",
+                "terminationGracePeriodSeconds": grace,
+                "containers": [{"name": "main", "image": HOST, "command": [PY, "-c", code]}],
+            },
+        }
+
+    k8s.apply(
+        [pod("graceful", graceful, 30), pod("stubborn", stubborn, 2), pod("now", stubborn, 30)]
+    )
+    for name in ("graceful", "stubborn", "now"):
+        k8s.wait_for(
+            lambda n=name: (
+                (k8s.get("Pod", NS, n) or {}).get("status", {}).get("phase") == "Running"
+            ),
+            what=f"{name} running",
+        )
+    time.sleep(0.5)  # the SIGTERM handlers are installed
+    started = time.monotonic()
+    deleted = core.delete_namespaced_pod("graceful", NS)
+    assert deleted.metadata.deletion_timestamp is not None
+    assert deleted.metadata.deletion_grace_period_seconds == 30
+    still = k8s.get("Pod", NS, "graceful")
+    assert still is not None and still["metadata"]["deletionTimestamp"]
+    k8s.wait_for(lambda: k8s.get("Pod", NS, "graceful") is None, what="graceful gone")
+    assert 1 <= time.monotonic() - started < 10  # its handler ran; no SIGKILL at 30 s
+    assert [e["reason"] for e in k8s.events(NS, "graceful")].count("Killing") == 1
+
+    started = time.monotonic()
+    core.delete_namespaced_pod("stubborn", NS)
+    time.sleep(1)
+    assert k8s.get("Pod", NS, "stubborn") is not None  # SIGTERM ignored, within its grace
+    k8s.wait_for(lambda: k8s.get("Pod", NS, "stubborn") is None, what="stubborn killed")
+    assert time.monotonic() - started >= 2
+
+    core.delete_namespaced_pod("now", NS, grace_period_seconds=0)
+    assert k8s.get("Pod", NS, "now") is None
+    k8s.wait_for(lambda: k8s.running_pids() == [], what="no container left")
 
 
 @needs_runtime
@@ -835,7 +898,7 @@ def test_unknown_image_oom_kill_and_deployment_pods(k8s):
         pods = [
             p
             for p in k8s.list("Pod", NS, label_selector="app=web")
-            if p["status"].get("phase") == "Running"
+            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
         ]
         return pods[0] if len(pods) == 1 else None
 
