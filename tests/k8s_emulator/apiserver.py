@@ -675,6 +675,15 @@ class KubernetesEmulator:
                 raise TimeoutError(f"emulator: timed out after {timeout}s waiting for {what}")
             time.sleep(0.05)
 
+    def crash_pod(self, namespace: str, name: str) -> int:
+        """Fault: SIGKILL a pod's containers, leaving the pod (exit code 137)."""
+        with self.store.lock:
+            return self._kubelet.crash_pod(self.store.require("Pod", namespace, name))
+
+    def constrain_next_pod_memory(self, label_selector: str, limit_bytes: int) -> None:
+        """Fault: see ``Kubelet.constrain_next_pod_memory``."""
+        self._kubelet.constrain_next_pod_memory(label_selector, limit_bytes)
+
     def running_pids(self) -> list[int]:
         return self._kubelet.pids()
 

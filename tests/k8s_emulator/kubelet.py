@@ -34,7 +34,15 @@ from types import ModuleType
 from typing import Any
 
 from .scheduler import memory_bytes, parse_quantity
-from .store import EventRecorder, Store, dig, now_utc, parse_rfc3339, rfc3339
+from .store import (
+    EventRecorder,
+    Store,
+    dig,
+    now_utc,
+    parse_label_selector,
+    parse_rfc3339,
+    rfc3339,
+)
 
 SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -180,6 +188,37 @@ class Kubelet:
         self._pods: dict[str, PodRun] = {}
         self._image_cache: dict[tuple[str, Path | None], Image] = {}
         self._tick_lock = threading.Lock()
+        # Fault injection (tests only): label selector -> cgroup memory limit in bytes for
+        # the next container started in a pod it matches (consumed once).
+        self._memory_faults: list[tuple[str, int]] = []
+
+    # --- faults, for tests ---------------------------------------------------------------------
+
+    def constrain_next_pod_memory(self, label_selector: str, limit_bytes: int) -> None:
+        """The next container started in a pod matching ``label_selector`` gets a cgroup
+        memory limit of ``limit_bytes`` instead of its spec's: a step that needs more
+        than its limit, whatever the limit is."""
+        with self._store.lock:
+            self._memory_faults.append((label_selector, limit_bytes))
+
+    def crash_pod(self, pod: dict[str, Any]) -> int:
+        """SIGKILL the pod's running containers without deleting the pod (a crash, a node
+        reclaiming memory): they end with exit code 137. Returns how many were killed."""
+        run = self._pods.get(pod["metadata"]["uid"])
+        killed = 0
+        for crun in run.containers.values() if run else ():
+            if crun.process is not None and crun.process.poll() is None:
+                crun.process.kill()
+                killed += 1
+        return killed
+
+    def _memory_fault(self, pod: dict[str, Any]) -> int | None:
+        labels = pod["metadata"].get("labels") or {}
+        for index, (selector, limit) in enumerate(self._memory_faults):
+            if all(r.matches(labels) for r in parse_label_selector(selector)):
+                del self._memory_faults[index]
+                return limit
+        return None
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -432,7 +471,8 @@ class Kubelet:
             run_as_group=group,
             read_only_root=bool(security.get("readOnlyRootFilesystem")),
             mounts=self._mounts(pod, container, run, runtime),
-            memory_limit_bytes=memory_bytes(dig(container, "resources.limits.memory")),
+            memory_limit_bytes=self._memory_fault(pod)
+            or memory_bytes(dig(container, "resources.limits.memory")),
             log_path=crun.log_path,
         )
 

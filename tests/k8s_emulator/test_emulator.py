@@ -1049,3 +1049,36 @@ def test_image_entrypoint_cmd_user_and_read_only_root(k8s, tmp_path):
     assert k8s.wait_for(config_error)["message"].startswith(
         "container has runAsNonRoot and image will run as root"
     )
+
+
+@needs_runtime
+def test_faults_crash_a_pod_and_constrain_the_next_pods_memory(k8s):
+    """The rehearsal's faults: a container SIGKILLed in place (exit 137, the Job fails
+    with backoffLimit 0) and a container whose cgroup limit is below what it allocates
+    (OOMKilled although its spec allows 1Gi); the memory fault applies once."""
+    batch, _ = _apis(k8s)
+    batch.create_namespaced_job(NS, _job("crashed", "import time; time.sleep(60)"))
+    pod = k8s.wait_for(
+        lambda: [p for p in _pods(k8s, "crashed") if p["status"].get("phase") == "Running"],
+        what="the pod running",
+    )[0]
+    assert k8s.crash_pod(NS, pod["metadata"]["name"]) == 1
+    k8s.wait_for(lambda: _condition(_job_status(k8s, "crashed"), "Failed"), what="job failed")
+    (status,) = k8s.get("Pod", NS, pod["metadata"]["name"])["status"]["containerStatuses"]
+    assert status["state"]["terminated"]["exitCode"] == 137
+
+    hog = "x = bytearray(300 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096]); print('done')"
+    limited = {"resources": {"limits": {"memory": "1Gi"}, "requests": {"memory": "1Gi"}}}
+
+    def job(name: str) -> dict:
+        spec = _job(name, hog)
+        spec["spec"]["template"]["spec"]["containers"][0].update(limited)
+        return spec
+
+    k8s.constrain_next_pod_memory("job-name in (starved, fed)", 64 * 1024 * 1024)
+    batch.create_namespaced_job(NS, job("starved"))
+    k8s.wait_for(lambda: _condition(_job_status(k8s, "starved"), "Failed"), what="starved failed")
+    (starved,) = _pods(k8s, "starved")
+    assert starved["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] == "OOMKilled"
+    batch.create_namespaced_job(NS, job("fed"))
+    k8s.wait_for(lambda: _condition(_job_status(k8s, "fed"), "Complete"), what="fed complete")
