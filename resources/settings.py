@@ -8,6 +8,7 @@ included) and `WAREHOUSE_URL` (`postgresql+psycopg://...`).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -65,3 +66,29 @@ def daily_states(known: list[str]) -> list[str]:
     if unknown:
         raise ValueError(f"RT_DAILY_STATES names unknown state codes {unknown}")
     return [code for code in known if code in wanted]
+
+
+COVID_SOURCE_LAST_DATE_ENV = "COVID_SOURCE_LAST_DATE"
+OPEN_ENDED = "open"
+
+
+def covid_source_last_date(default: str) -> str | None:
+    """The last day of data the COVID source covers: `COVID_SOURCE_LAST_DATE`.
+
+    Unset: ``default`` (the bundled archive's last date). A ``YYYY-MM-DD`` date: that
+    day. Empty or ``open``: ``None``, a live source whose data reach yesterday, so the
+    run dates are open ended up to today.
+    """
+    raw = os.environ.get(COVID_SOURCE_LAST_DATE_ENV)
+    if raw is None:
+        return default
+    value = raw.strip()
+    if not value or value.lower() == OPEN_ENDED:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(
+            f"{COVID_SOURCE_LAST_DATE_ENV} must be a date YYYY-MM-DD, empty or {OPEN_ENDED!r} "
+            f"(a live source), got {raw!r}"
+        ) from None

@@ -104,7 +104,7 @@ def main(
     except ValueError as exc:
         parser.error(str(exc))
     from rt_assets.model import PRESET_ENV, get_preset
-    from rt_assets.partitions import RT_START_DATE, date_partitions
+    from rt_assets.partitions import date_partitions, run_dates_text
 
     try:
         preset = get_preset(args.preset)
@@ -112,7 +112,8 @@ def main(
         parser.error(str(exc))
     if not date_partitions.has_partition_key(args.date):
         parser.error(
-            f"run date {args.date} is not a partition of rt (from {RT_START_DATE} to yesterday)"
+            f"run date {args.date} is not a partition of rt (run dates {run_dates_text()}: "
+            "COVID_SOURCE_LAST_DATE, docs/configuration.md)"
         )
     # Worker processes and the inference step read the preset from the environment.
     os.environ[PRESET_ENV] = preset.name

@@ -3,7 +3,9 @@
 Each check passes when the newest complete run date was materialized by the
 deadline (``RT_FRESHNESS_DEADLINE_CRON``, UTC, default ``0 9 * * *``: three hours
 after the daily schedule). They are evaluated by the ``rt_freshness_checks``
-sensor; a failure alerts once through ``rt_check_alerts``.
+sensor; a failure alerts once through ``rt_check_alerts``. The newest date is never
+past the source's coverage: the date partitions end there (``COVID_SOURCE_LAST_DATE``,
+rt_assets/partitions.py). With a fixed archive the sensor starts stopped.
 
 Dagster 1.13 marks these check factories "superseded" in favour of a
 ``FreshnessPolicy`` on each asset, which does not fit here: a policy looks at the

@@ -1,15 +1,46 @@
 """Partitions of the rt pipeline: run dates, states, and their product.
 
 A multi-partition key reads ``2021-01-15|NY`` (dimensions ``date`` and ``state``).
+
+Run date ``D`` uses the source's data up to ``D - 1``, so the run dates end the day
+after the source's last day of data: ``COVID_SOURCE_LAST_DATE`` (read when the code
+location loads; default the bundled archive's last date, 2021-03-07, so the last run
+date is 2021-03-08). Empty or ``open``: a live source, run dates up to yesterday as
+Dagster's daily partitions have them (the partition of today completes at midnight).
 """
+
+import datetime as dt
 
 import dagster as dg
 
-from rt_assets.sources import STATES
+from resources.settings import covid_source_last_date
+from rt_assets.sources import BUNDLED_LAST_DATE, STATES
 
 RT_START_DATE = "2020-03-01"
 
-date_partitions = dg.DailyPartitionsDefinition(start_date=RT_START_DATE)
+
+def last_run_date(last_data_date: str | None) -> str | None:
+    """The last run date a source whose data end on ``last_data_date`` can serve."""
+    if last_data_date is None:
+        return None
+    return (dt.date.fromisoformat(last_data_date) + dt.timedelta(days=1)).isoformat()
+
+
+def build_date_partitions(last_data_date: str | None) -> dg.DailyPartitionsDefinition:
+    """Run dates from RT_START_DATE to the day after ``last_data_date`` (None: open ended)."""
+    last = last_run_date(last_data_date)
+    # end_date is exclusive: the partition of the last run date is the last one.
+    end = (dt.date.fromisoformat(last) + dt.timedelta(days=1)).isoformat() if last else None
+    return dg.DailyPartitionsDefinition(start_date=RT_START_DATE, end_date=end)
+
+
+SOURCE_LAST_DATE = covid_source_last_date(BUNDLED_LAST_DATE)
+LAST_RUN_DATE = last_run_date(SOURCE_LAST_DATE)
+# A fixed archive brings no new day: the daily schedule and the freshness checks have
+# nothing to wait for, so they start stopped (a person may still turn them on).
+COVERAGE_IS_OPEN = SOURCE_LAST_DATE is None
+
+date_partitions = build_date_partitions(SOURCE_LAST_DATE)
 state_partitions = dg.StaticPartitionsDefinition(list(STATES))
 date_state_partitions = dg.MultiPartitionsDefinition(
     {"date": date_partitions, "state": state_partitions}
@@ -17,6 +48,11 @@ date_state_partitions = dg.MultiPartitionsDefinition(
 
 # A per-date asset reads (or feeds) every state of its date.
 by_date = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="date")
+
+
+def run_dates_text() -> str:
+    """The span of run dates, for messages: ``2020-03-01 to 2021-03-08``."""
+    return f"{RT_START_DATE} to {LAST_RUN_DATE or 'yesterday'}"
 
 
 def date_state_key(date: str, state: str) -> str:

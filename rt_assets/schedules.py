@@ -9,7 +9,10 @@ and the national CSV, staging and publication after them, which the daemon runs
 in dependency order (inference steps limited by the ``rt_inference`` pool).
 
 ``RT_SCHEDULE_CRON`` (UTC, default ``0 6 * * *``) sets the time of day; it is read
-when the code location loads.
+when the code location loads. A tick never asks for a run date past the source's
+coverage (``COVID_SOURCE_LAST_DATE``, rt_assets/partitions.py): the run dates end
+there. With a fixed archive (the default) the schedule starts stopped; with a live
+source (``COVID_SOURCE_LAST_DATE`` empty or ``open``) it starts running.
 """
 
 import datetime as dt
@@ -17,7 +20,7 @@ import os
 
 import dagster as dg
 
-from rt_assets.partitions import date_partitions
+from rt_assets.partitions import COVERAGE_IS_OPEN, date_partitions
 
 SCHEDULE_NAME = "rt_daily"
 # Runs of an earlier tick that do not stop a later one from asking again.
@@ -28,14 +31,17 @@ PHASE_1 = dg.AssetSelection.assets(
 )
 
 
-def newest_date(now: dt.datetime) -> str | None:
-    """The newest complete run date at ``now`` (the partition of yesterday's data)."""
+def newest_date(
+    now: dt.datetime, partitions_def: dg.TimeWindowPartitionsDefinition = date_partitions
+) -> str | None:
+    """The newest complete run date at ``now`` (the partition of yesterday's data), at most
+    the last run date the source covers."""
     from dagster._core.definitions.partitions.context import partition_loading_context
 
     # Dagster's public API has no "as of" argument; the loading context is how
     # its own schedules evaluate partitions at the tick's time, not the clock's.
     with partition_loading_context(effective_dt=now):
-        return date_partitions.get_last_partition_key()
+        return partitions_def.get_last_partition_key()
 
 
 @dg.schedule(
@@ -43,10 +49,13 @@ def newest_date(now: dt.datetime) -> str | None:
     cron_schedule=os.environ.get("RT_SCHEDULE_CRON", DEFAULT_CRON),
     execution_timezone="UTC",
     target=PHASE_1,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=(
+        dg.DefaultScheduleStatus.RUNNING if COVERAGE_IS_OPEN else dg.DefaultScheduleStatus.STOPPED
+    ),
     description=(
-        "Each day: raw and processed counts for the newest run date; the sensor rt_daily_fanout "
-        "then runs all 51 states through publication."
+        "Each day: raw and processed counts for the newest run date the source covers; the "
+        "sensor rt_daily_fanout then runs all 51 states through publication. Starts stopped "
+        "for a fixed archive (COVID_SOURCE_LAST_DATE set), running for a live source."
     ),
 )
 def rt_daily_schedule(context: dg.ScheduleEvaluationContext):

@@ -29,7 +29,10 @@ STATES: tuple[str, ...] = (
     "VA", "VT", "WA", "WI", "WV", "WY",
 )  # fmt: skip
 
-BUNDLED_ARCHIVE = "covidtracking_all_states_history_2021-03-07.csv.gz"
+# The final archive's last day of data; its file name carries it, and it is the default
+# end of the run dates (COVID_SOURCE_LAST_DATE, rt_assets/partitions.py).
+BUNDLED_LAST_DATE = "2021-03-07"
+BUNDLED_ARCHIVE = f"covidtracking_all_states_history_{BUNDLED_LAST_DATE}.csv.gz"
 SOURCE_ENV = "COVID_SOURCE"
 
 ARCHIVE = "archive"

@@ -17,9 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 DATE = "2020-05-15"
 
 
-def run_command(args: list[str], tmp_path: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+def run_command(
+    args: list[str], tmp_path: Path, timeout: int = 900, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
+        **(extra_env or {}),
         "LAKE_URL": str(tmp_path / "lake"),
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         # ArviZ warns once a day per cache folder: a fresh one shows whether it is filtered.
@@ -85,9 +88,23 @@ def test_an_unknown_state_code_is_named_without_a_traceback(tmp_path):
     assert not (tmp_path / "lake").exists()
 
 
-def test_a_date_outside_the_source_says_so_without_a_traceback(tmp_path):
+def test_a_date_past_the_run_dates_is_refused_naming_them(tmp_path):
     done = run_command(
-        ["-m", "rt_assets.daily", "--date", "2021-06-01", "--states", "VT"], tmp_path, 600
+        ["-m", "rt_assets.daily", "--date", "2021-03-09", "--states", "VT"], tmp_path, 300
+    )
+    assert done.returncode == 2
+    assert "run date 2021-03-09 is not a partition of rt" in done.stderr
+    assert "run dates 2020-03-01 to 2021-03-08: COVID_SOURCE_LAST_DATE" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_a_date_outside_the_source_says_so_without_a_traceback(tmp_path):
+    # Open-ended run dates (a live source's setting) over the bundled archive.
+    done = run_command(
+        ["-m", "rt_assets.daily", "--date", "2021-06-01", "--states", "VT"],
+        tmp_path,
+        600,
+        extra_env={"COVID_SOURCE_LAST_DATE": "open"},
     )
     assert done.returncode == 1
     assert "not run: counts failed: run date 2021-06-01 is outside the coverage" in done.stderr

@@ -88,5 +88,7 @@ def test_bundled_archive_is_the_final_ctp_file():
     table = sources.read_source(sources.fetch_source(sources.bundled_archive_path()))
     assert len(table) == 20780
     assert sources.coverage(table).describe() == "2020-01-13 to 2021-03-07"
+    # The embedded end of the run dates (COVID_SOURCE_LAST_DATE's default) is the data's.
+    assert f"{sources.coverage(table).last:%Y-%m-%d}" == sources.BUNDLED_LAST_DATE
     assert set(sources.STATES) <= set(table["region"])
     assert len(sources.STATES) == 51
