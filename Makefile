@@ -15,12 +15,9 @@ demo: setup
 
 test: setup
 	uv run ruff check .
-	uv run pytest -m "not rehearsal"
+	uv run pytest
 
-# The production rehearsal (docs/production.md), in a pytest process of its own. Not yet
-# part of `make test`: its last whole-suite run ran the shared process out of file
-# descriptors (a connection leak in its PostgreSQL forwarder, since fixed) and it has not
-# been re-run inside the whole suite since.
+# The production rehearsal alone (docs/production.md); `make test` includes it.
 rehearsal: setup
 	uv run pytest -m rehearsal
 

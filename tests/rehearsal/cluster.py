@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import secrets
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from tests.k8s_emulator.apiserver import KubernetesEmulator
 from tests.rehearsal import charts, overrides
 from tests.rehearsal.image import DEFAULT_CACHE_DIR, ImageDir, assemble_image
 from tests.rehearsal.services import (
+    TcpProxy,
     UnixSocketProxy,
     postgres_socket,
     prepare_postgres,
@@ -66,6 +68,8 @@ class Rehearsal:
     buckets: dict[str, str]
     started: float = field(default_factory=time.monotonic)
     _pg_proxy: UnixSocketProxy | None = None
+    # Every process of the deployment reaches S3 through this (the test itself does not).
+    s3_path: TcpProxy | None = None
 
     # --- GraphQL -------------------------------------------------------------------------
 
@@ -172,8 +176,9 @@ class Rehearsal:
 
     def stop(self) -> None:
         self.k8s.stop()
-        if self._pg_proxy is not None:
-            self._pg_proxy.stop()
+        for proxy in (self._pg_proxy, self.s3_path):
+            if proxy is not None:
+                proxy.stop()
 
 
 def _b64(value: str) -> str:
@@ -227,11 +232,13 @@ def start_rehearsal(
         Body=rehearsal_covid_source(list(REHEARSAL_STATES), today),
     )
 
+    s3_url = urllib.parse.urlsplit(s3_server.endpoint)
+    s3_path = TcpProxy(s3_url.hostname, s3_url.port)
     webserver_port = free_port()
     endpoints = overrides.Endpoints(
         postgres_host="127.0.0.1",
         postgres_port=proxy.port,
-        s3_endpoint_url=s3_server.endpoint,
+        s3_endpoint_url=f"{s3_url.scheme}://127.0.0.1:{s3_path.port}",
         s3_access_key_id=s3_server.access_key,
         s3_secret_access_key=s3_server.secret_key,
         code_server_ports={"rt": free_port(), "lake": free_port()},
@@ -267,6 +274,7 @@ def start_rehearsal(
         run_date=run_date,
         buckets=buckets,
         _pg_proxy=proxy,
+        s3_path=s3_path,
     )
     try:
         k8s.start()

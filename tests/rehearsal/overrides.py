@@ -250,6 +250,9 @@ def _rt_inputs(inputs: RehearsalInputs) -> Override:
         "RT_DAILY_STATES": inputs.rt_states,
         "RT_SAMPLER_PRESET": inputs.rt_sampler_preset,
         "COVID_SOURCE": inputs.rt_covid_source,
+        # A live source's setting (docs/configuration.md): run dates open ended, so the
+        # schedule and the freshness checks run, as they do in production on live data.
+        "COVID_SOURCE_LAST_DATE": "open",
     }
 
     def apply(r: RenderedDeployment) -> None:
@@ -258,7 +261,8 @@ def _rt_inputs(inputs: RehearsalInputs) -> Override:
     return Override(
         what=(
             f"the daily run estimates {inputs.rt_states} with the {inputs.rt_sampler_preset} "
-            "preset, from a small COVID source on the rt bucket whose dates reach the tick"
+            "preset, from a small COVID source on the rt bucket whose dates reach the tick "
+            "(COVID_SOURCE_LAST_DATE=open, as for a live source)"
         ),
         why=(
             "the rehearsal must fit CI's budget (51 states with the full preset take about "

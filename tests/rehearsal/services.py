@@ -27,10 +27,16 @@ import pandas as pd
 
 
 class UnixSocketProxy:
-    """Forwards TCP connections on 127.0.0.1:<port> to a Unix socket."""
+    """Forwards TCP connections on 127.0.0.1:<port> to a Unix socket. ``cut()`` makes the
+    service unreachable (open connections reset, new ones refused at once) until
+    ``restore()``: the network path failing while the server itself keeps running."""
 
-    def __init__(self, socket_path: Path):
+    family = socket.AF_UNIX
+
+    def __init__(self, socket_path: Path | str):
         self.socket_path = str(socket_path)
+        self.target: str | tuple[str, int] = self.socket_path
+        self._cut = threading.Event()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
@@ -39,7 +45,7 @@ class UnixSocketProxy:
         self._stopping = threading.Event()
         self._connections: list[_Pair] = []
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._accept, name="pg-proxy", daemon=True)
+        self._thread = threading.Thread(target=self._accept, name=f"proxy-{self.port}", daemon=True)
         self._thread.start()
 
     def _accept(self) -> None:
@@ -48,9 +54,13 @@ class UnixSocketProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            if self._cut.is_set():
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+                client.close()  # a reset, as from a host that is down
+                continue
+            upstream = socket.socket(self.family, socket.SOCK_STREAM)
             try:
-                upstream.connect(self.socket_path)
+                upstream.connect(self.target)
             except OSError:
                 client.close()
                 upstream.close()
@@ -59,13 +69,35 @@ class UnixSocketProxy:
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=pair.pump, args=(src, dst), daemon=True).start()
 
+    def cut(self) -> None:
+        """The service becomes unreachable: open connections closed, new ones reset."""
+        self._cut.set()
+        self._close_all()
+
+    def restore(self) -> None:
+        self._cut.clear()
+
     def stop(self) -> None:
         self._stopping.set()
         self._listener.close()
+        self._close_all()
+
+    def _close_all(self) -> None:
         with self._lock:
             pairs = list(self._connections)
         for pair in pairs:
             pair.close()
+
+
+class TcpProxy(UnixSocketProxy):
+    """Forwards TCP connections on 127.0.0.1:<port> to ``host:port`` (cut/restore as
+    above): the rehearsal's path to S3, so that S3 can become unreachable for a while."""
+
+    family = socket.AF_INET
+
+    def __init__(self, host: str, port: int):
+        super().__init__(f"{host}:{port}")
+        self.target = (host, port)
 
 
 class _Pair:
@@ -99,6 +131,8 @@ class _Pair:
 
     def close(self) -> None:
         for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a pump blocked in recv
             sock.close()
         with self._lock:
             if self in self._registry:

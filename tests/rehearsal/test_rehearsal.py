@@ -4,14 +4,19 @@ One module-scoped cluster (cluster.py) and the daily path driven as production
 drives it: the daemon's tick of ``rt_daily`` starts the counts run, the fan-out
 sensor starts the states backfill, inference runs as step pods on the high-memory
 pool, the publication and the site land on S3; a flight file put under the lake's
-S3 landing prefix goes through the lake into the PostgreSQL warehouse. Then the
-faults: a run cancelled from the webserver must end CANCELED with its pods gone.
+S3 landing prefix goes through the lake into the PostgreSQL warehouse; a failed
+freshness check alerts the Slack stand-in once. Then the faults, through the emulator
+and the network path: a step pod killed mid-step and a step OOM-killed are retried by
+the op retry policy; S3 unreachable during a step, then back; a run cancelled from the
+webserver ends CANCELED with its pods gone.
 
-Run with ``make rehearsal`` (``pytest -m rehearsal``); not yet part of ``make test``.
+Part of ``make test``; alone: ``make rehearsal`` (``pytest -m rehearsal``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
 import io
 import time
 from pathlib import Path
@@ -186,43 +191,201 @@ def test_a_landed_flight_file_goes_through_the_lake_into_postgres(rehearsal, pos
     assert "lake/lake/silver_flights/2013.parquet" in r.s3_keys(bucket, "lake/lake/")
 
 
-def test_a_run_cancelled_in_the_webserver_ends_canceled_with_its_pods_gone(rehearsal):
-    """Cancelling from the webserver: the run ends CANCELED, no pod of it is left and no
-    API call was refused. (The emulator deletes a pod with SIGKILL and no grace period,
-    so the run worker never gets to delete its own step pods here: the location Role's
-    `delete pods` is checked by tests/k8s_emulator/test_emulator.py, not by this test.)"""
-    r = rehearsal
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}"""
+
+
+def _launch(r: Rehearsal, job: str, partition: str, location: str = "rt") -> str:
+    """Launch ``job`` for ``partition`` as the UI's launchpad does; returns the run id."""
     launched = r.graphql(
-        """
-        mutation Launch($params: ExecutionParams!) {
-          launchRun(executionParams: $params) {
-            __typename
-            ... on LaunchRunSuccess { run { runId } }
-            ... on PythonError { message }
-            ... on RunConfigValidationInvalid { errors { message } }
-          }
-        }""",
+        LAUNCH,
         {
             "params": {
                 "selector": {
-                    "repositoryLocationName": "rt",
+                    "repositoryLocationName": location,
                     "repositoryName": "__repository__",
-                    "jobName": "rt_inference_job",
+                    "jobName": job,
                 },
-                "executionMetadata": {
-                    "tags": [{"key": "dagster/partition", "value": f"{r.run_date}|VT"}]
-                },
+                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
             }
         },
     )["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
+    return launched["run"]["runId"]
 
-    def step_pod_running():
-        pods = r.k8s.list("Pod", NAMESPACE, label_selector=f"dagster/run-id={run_id},dagster/op")
-        return [p for p in pods if p["status"].get("phase") == "Running"]
 
-    _wait_recording(r, "the cancel test's step pod to run", step_pod_running, 300)
+def _status(r: Rehearsal, run_id: str) -> str:
+    (run,) = [x for x in r.runs() if x["runId"] == run_id]
+    return run["status"]
+
+
+def _ended(r: Rehearsal, run_id: str) -> str | None:
+    status = _status(r, run_id)
+    return status if status in (SUCCESS, "FAILURE", CANCELED) else None
+
+
+def _run_step_pods(r: Rehearsal, run_id: str, op: str) -> list[dict]:
+    return [p for p in _step_pods(r, op) if p["metadata"]["labels"].get("dagster/run-id") == run_id]
+
+
+def _step_started(r: Rehearsal, run_id: str, step: str) -> bool:
+    return any(
+        e["__typename"] == "ExecutionStepStartEvent" and e.get("stepKey") == step
+        for e in r.run_events(run_id)
+    )
+
+
+def _messages(r: Rehearsal, run_id: str) -> str:
+    events = r.run_events(run_id)
+    return "\n".join(
+        [e.get("message") or "" for e in events]
+        + [(e.get("error") or {}).get("message", "") for e in events]
+    )
+
+
+def test_a_failed_freshness_check_alerts_slack_once(rehearsal):
+    """At start-up nothing of yesterday is published: the freshness sensor's evaluation
+    fails the rt freshness checks, and the alert sensor posts each failure once to the
+    Slack stand-in, with a link to the webserver's URL."""
+    r = rehearsal
+
+    def freshness_alerts() -> list:
+        return [c for c in r.slack.requests if "fresh" in str(c.body).lower()]
+
+    alerts = r.wait("a freshness alert on the Slack stand-in", freshness_alerts, 600)
+    assert all(c.path == "/api/chat.postMessage" for c in alerts), [c.path for c in alerts]
+    assert all(c.headers.get("Authorization") == "Bearer xoxb-test-token" for c in alerts)
+    text = str(alerts[0].body)
+    assert "rt/published_msgpack" in text or "rt/published_csv" in text or "rt/national_csv" in text
+    assert r.webserver_url in text, text
+    # The alert sensor has ticked many times since: a failing check is not re-announced.
+    bodies = [str(c.body) for c in freshness_alerts()]
+    assert len(bodies) == len(set(bodies)), bodies
+
+
+def test_a_killed_and_an_oom_killed_step_are_retried_by_the_op_retry_policy(rehearsal):
+    """Two faults at once, one state each. VT: its inference pod is SIGKILLed mid-step.
+    NH: its first inference container runs under a 300 MiB cgroup limit (its spec says
+    2Gi: the step needs more than its limit) and is OOM-killed. In both the executor's
+    health check fails the step, the op retry policy starts a fresh pod, the run
+    succeeds, and no run retry is made (docs/production.md)."""
+    r = rehearsal
+    date = r.run_date
+    killed = _launch(r, "rt_inference_job", f"{date}|VT")
+    starved = _launch(r, "rt_inference_job", f"{date}|NH")
+    r.k8s.constrain_next_pod_memory(
+        f"dagster/run-id={starved},dagster/op=rt__inference", 300 * 1024 * 1024
+    )
+    _wait_recording(
+        r, "VT's inference step to start", lambda: _step_started(r, killed, "rt__inference"), 420
+    )
+    (pod,) = [
+        p
+        for p in r.k8s.list("Pod", NAMESPACE, label_selector=f"dagster/run-id={killed},dagster/op")
+        if p["status"].get("phase") == "Running"
+    ]
+    assert r.k8s.crash_pod(NAMESPACE, pod["metadata"]["name"]) == 1
+
+    ended = _wait_recording(
+        r,
+        "both fault runs to end",
+        lambda: all(_ended(r, run) for run in (killed, starved)) and True,
+        900,
+    )
+    assert ended
+    assert {run: _status(r, run) for run in (killed, starved)} == {
+        killed: SUCCESS,
+        starved: SUCCESS,
+    }, _messages(r, killed)[-3000:] + _messages(r, starved)[-3000:]
+    for run in (killed, starved):
+        pods = _run_step_pods(r, run, "rt__inference")
+        assert len(pods) == 2, [p["metadata"]["name"] for p in pods]
+        assert "failed health check: Discovered failed Kubernetes job" in _messages(r, run)
+        assert any(e["__typename"] == "ExecutionStepUpForRetryEvent" for e in r.run_events(run))
+        assert not r.runs({"dagster/parent_run_id": run})  # op retries, not run retries
+    oom_events = [
+        e
+        for p in _run_step_pods(r, starved, "rt__inference")
+        for e in r.k8s.events(NAMESPACE, p["metadata"]["name"])
+        if e["reason"] == "OOMKilled"
+    ]
+    assert len(oom_events) == 1 and "2Gi" in oom_events[0]["message"], oom_events
+    first = min(
+        _run_step_pods(r, starved, "rt__inference"),
+        key=lambda p: p["metadata"]["creationTimestamp"],
+    )
+    (status,) = first["status"]["containerStatuses"]
+    assert status["state"]["terminated"]["reason"] == "OOMKilled", status
+
+
+def test_s3_unreachable_during_a_step_then_back_retries_and_leaves_nothing_half_written(
+    rehearsal,
+):
+    """The counts of the day before the run date: while the snapshot step runs, S3
+    becomes unreachable from every process of the deployment; the step fails, the
+    network retry policy retries it, S3 comes back, the run succeeds and the snapshot
+    on S3 is whole (and no partial object is left beside it)."""
+    r = rehearsal
+    lake = r.buckets["rt"]
+    date = (dt.date.fromisoformat(r.run_date) - dt.timedelta(days=1)).isoformat()
+    snapshot = f"lake/rt/raw_counts/{date}.csv.gz"
+    assert snapshot not in r.s3_keys(lake, "lake/rt/raw_counts/")
+    before = set(r.s3_keys(lake, "lake/"))
+    run_id = _launch(r, "rt_counts_job", date)
+    _wait_recording(
+        r,
+        "the counts step pod to run",
+        lambda: [
+            p
+            for p in r.k8s.list(
+                "Pod", NAMESPACE, label_selector=f"dagster/run-id={run_id},dagster/op"
+            )
+            if p["status"].get("phase") == "Running"
+        ],
+        420,
+    )
+    r.s3_path.cut()
+    try:
+        r.wait(
+            "the snapshot step to fail and be retried",
+            lambda: any(
+                e["__typename"] == "ExecutionStepUpForRetryEvent"
+                and e.get("stepKey") == "rt__raw_counts"
+                for e in r.run_events(run_id)
+            ),
+            300,
+        )
+    finally:
+        r.s3_path.restore()
+    assert r.wait("the counts run to end", lambda: _ended(r, run_id), 600) == SUCCESS, _messages(
+        r, run_id
+    )[-3000:]
+    rows = pd.read_csv(io.BytesIO(gzip.decompress(r.s3_get(lake, snapshot))))
+    assert set(REHEARSAL_STATES) <= set(rows["state"]), rows.head()
+    added = set(r.s3_keys(lake, "lake/")) - before
+    assert added == {snapshot, f"lake/rt/processed_counts/{date}.parquet"}, sorted(added)
+
+
+def test_a_run_cancelled_in_the_webserver_ends_canceled_with_its_pods_gone(rehearsal):
+    """Cancelling from the webserver (defect 4): the launcher deletes the run's Job and
+    pod; the run pod is deleted gracefully (SIGTERM), so its run worker stops its own
+    running step (dagster-k8s terminate_step: delete the step Job, then its pods) under
+    the code location's service account. The run ends CANCELED, no pod of it is left,
+    and no API call was refused."""
+    r = rehearsal
+    run_id = _launch(r, "rt_inference_job", f"{r.run_date}|VT")
+
+    def step_running():
+        return _step_started(r, run_id, "rt__inference")
+
+    _wait_recording(r, "the cancel test's step to start", step_running, 420)
     result = r.graphql(
         """
         mutation Terminate($runId: String!) {
@@ -234,11 +397,7 @@ def test_a_run_cancelled_in_the_webserver_ends_canceled_with_its_pods_gone(rehea
     )["terminateRun"]
     assert result["__typename"] == "TerminateRunSuccess", result
 
-    def canceled():
-        (run,) = [x for x in r.runs() if x["runId"] == run_id]
-        return run["status"] == CANCELED
-
-    r.wait("the cancelled run to end CANCELED", canceled, 240)
+    r.wait("the cancelled run to end CANCELED", lambda: _status(r, run_id) == CANCELED, 240)
     r.wait(
         "every pod of the cancelled run to be gone",
         lambda: not r.k8s.list("Pod", NAMESPACE, label_selector=f"dagster/run-id={run_id}"),
@@ -246,6 +405,20 @@ def test_a_run_cancelled_in_the_webserver_ends_canceled_with_its_pods_gone(rehea
     )
     forbidden = [q for q in r.k8s.requests if q.status == 403]
     assert not forbidden, [(q.method, q.path, q.user) for q in forbidden]
+    # The run worker (the location's account) deleted its step's pod itself.
+    (step_pod,) = _run_step_pods(r, run_id, "rt__inference")
+    deleted_by_location = [
+        q
+        for q in r.k8s.requests
+        if q.method == "DELETE"
+        and q.resource == "pods"
+        and q.name == step_pod["metadata"]["name"]
+        and q.user.endswith(":rt-lake-rt")
+    ]
+    assert deleted_by_location and deleted_by_location[0].status == 200, [
+        (q.method, q.path, q.user, q.status) for q in r.k8s.requests if q.method == "DELETE"
+    ]
+    assert "Deleting Kubernetes job" in _messages(r, run_id)
 
 
 def test_nothing_lingers_and_only_implemented_calls_were_made(rehearsal):
