@@ -206,11 +206,51 @@ def build_check_alert_sensor(name: str, minimum_interval_seconds: int = 60) -> d
     return _sensor
 
 
+def first_cause(failure_data) -> str:  # noqa: ANN001 (dagster's StepFailureData)
+    """What made a step fail, in one line: a ``Failure``'s own description, else the
+    innermost exception of the chain (the IO manager's or the asset's error, not
+    "Exceeded max_retries of 2"), followed by the outer message when that differs."""
+    user = getattr(failure_data, "user_failure_data", None)
+    if user is not None and user.description:
+        return user.description.strip().splitlines()[0]
+    error = getattr(failure_data, "error", None)
+    if error is None:
+        return ""
+    outer = (error.message or "").strip().splitlines()[:1]
+    inner = error
+    while inner.cause is not None:
+        inner = inner.cause
+    text = (inner.message or "").strip().splitlines()[:1]
+    if inner is not error and outer and outer != text:
+        return f"{text[0] if text else inner.cls_name} ({outer[0]})"
+    return outer[0] if outer else error.cls_name or ""
+
+
+def assets_by_step(repository_def) -> dict[str, list[str]]:  # noqa: ANN001
+    """The asset keys each step (op) of the code location materializes."""
+    if repository_def is None:
+        return {}
+    out: dict[str, list[str]] = {}
+    graph = repository_def.asset_graph
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.is_materializable:
+            out.setdefault(node.assets_def.node_def.name, []).append(key.to_user_string())
+    return out
+
+
 def run_failure_alert(
-    run: dg.DagsterRun, step_failures: list[tuple[str, str]], message: str
+    run: dg.DagsterRun,
+    step_failures: list[tuple[str, str]],
+    message: str,
+    step_assets: dict[str, list[str]] | None = None,
 ) -> Alert:
-    """The alert for a failed run: assets, partition (or range), failed steps and errors."""
+    """The alert for a failed run: the failed steps' assets (else the run's), the partition
+    (or range), the failed steps and their first causes."""
     assets = sorted(k.to_user_string() for k in (run.asset_selection or []))
+    failed_assets = {a for step, _ in step_failures for a in (step_assets or {}).get(step, [])}
+    if failed_assets:
+        assets = sorted(failed_assets)
     tags = run.tags
     partition = tags.get("dagster/partition", "")
     if not partition and "dagster/asset_partition_range_start" in tags:
@@ -242,11 +282,16 @@ def build_run_failure_alert_sensor(name: str) -> dg.SensorDefinition:
     def _sensor(context: dg.RunFailureSensorContext, alerts: AlertsResource):
         failures = []
         for event in context.get_step_failure_events():
-            error = getattr(event.event_specific_data, "error", None)
-            text = error.message.strip().splitlines()[0] if error and error.message else ""
-            failures.append((event.step_key or "?", text[:300]))
+            failures.append((event.step_key or "?", first_cause(event.event_specific_data)[:600]))
+        try:
+            repository_def = context.repository_def
+        except Exception:  # a context built without one (tests, older callers)
+            repository_def = None
         alert = run_failure_alert(
-            context.dagster_run, failures, context.failure_event.message or ""
+            context.dagster_run,
+            failures,
+            context.failure_event.message or "",
+            assets_by_step(repository_def),
         )
         alerts.send(alert)
         context.log.info(f"alert sent: {alert.title()}")

@@ -10,8 +10,9 @@ Where alerts go is configuration, read when an alert is sent (never at import):
 - neither: the alert is only written to the log, so a laptop demo never fails
   for want of a Slack workspace.
 
-``DAGSTER_UI_URL`` (default ``http://127.0.0.1:3000``) is the base of the run
-links in every message.
+``DAGSTER_UI_URL`` (default ``http://127.0.0.1:3000``, read by
+``resources.settings.dagster_ui_url``) is the base of the run links in every
+message: set it to the webserver's address as people open it.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from typing import Any
 import dagster as dg
 import requests
 
+from resources.settings import dagster_ui_url
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_UI_URL = "http://127.0.0.1:3000"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MODES = ("slack", "webhook", "log")
 
@@ -89,7 +91,7 @@ class AlertsResource(dg.ConfigurableResource):
     slack_token: str = ""  # SLACK_TOKEN
     slack_channel: str = ""  # SLACK_CHANNEL
     slack_api_url: str = ""  # SLACK_API_URL, default Slack's
-    ui_url: str = ""  # DAGSTER_UI_URL, default http://127.0.0.1:3000
+    ui_url: str = ""  # DAGSTER_UI_URL (resources.settings.dagster_ui_url)
     timeout_s: float = 10.0
 
     def _setting(self, value: str, env: str, default: str = "") -> str:
@@ -108,7 +110,7 @@ class AlertsResource(dg.ConfigurableResource):
         return "log"
 
     def resolved_ui_url(self) -> str:
-        return self._setting(self.ui_url, "DAGSTER_UI_URL", DEFAULT_UI_URL).rstrip("/")
+        return (self.ui_url or dagster_ui_url()).rstrip("/")
 
     def send(self, alert: Alert) -> str:
         """Deliver ``alert``; returns the text sent. Raises AlertDeliveryError on failure."""

@@ -284,17 +284,43 @@ class _LakeUPathIOManager(dg.UPathIOManager):
         # all states of a date), an absent partition is expected, not a warning per
         # state; the consumer reports what was missing in its own metadata.
         allow_missing = (context.definition_metadata or {}).get("allow_missing_partitions")
-        if allow_missing and not self.path_exists(path):
-            context.log.debug(f"partition {partition_key} not stored at {path}; skipped")
-            return None
+        if not self.path_exists(path):
+            if allow_missing:
+                context.log.debug(f"partition {partition_key} not stored at {path}; skipped")
+                return None
+            raise missing_upstream(context, partition_key, path)
         return super()._load_partition_from_path(context, partition_key, path, backcompat_path)
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
         codec = CODECS[_format_of(context)]
         try:
             data = read_bytes(path)
-        except FileNotFoundError as exc:
-            raise FileNotFoundError(
-                f"{path} not found: materialize the upstream partition first"
-            ) from exc
+        except FileNotFoundError:
+            partition = context.asset_partition_key if context.has_asset_partitions else None
+            raise missing_upstream(context, partition, path) from None
         return codec.loads(data)
+
+
+def missing_upstream(context: InputContext, partition: str | None, path: UPath) -> dg.Failure:
+    """The failure for an input whose upstream partition is not in the lake.
+
+    Not retried (``allow_retries=False``): the partition will not appear by waiting,
+    and a retry policy with backoff (rt/inference's) would hold the run for minutes
+    before saying anything.
+    """
+    asset = context.asset_key.to_user_string() if context.has_asset_key else "upstream asset"
+    which = f"{asset} partition {partition}" if partition else asset
+    launch = f"{asset} for partition {partition}" if partition else asset
+    return dg.Failure(
+        description=(
+            f"missing upstream partition: {which} is not stored (expected at {path}). "
+            f"Materialize {launch} first (with its own upstream if that is missing too), or "
+            "launch a backfill that includes it; retrying this step will not help."
+        ),
+        metadata={
+            "missing_asset": asset,
+            "missing_partition": partition or "",
+            "expected_at": dg.MetadataValue.path(str(path)),
+        },
+        allow_retries=False,
+    )

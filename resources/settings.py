@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 DEFAULT_LAKE_DIR = ".lake"
+DEFAULT_UI_URL = "http://127.0.0.1:3000"
 
 
 def configured_lake_url() -> str:
@@ -45,6 +46,13 @@ def warehouse_url() -> str:
     folder = Path(str(folder).removeprefix("file://"))
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'warehouse.sqlite'}"
+
+
+def dagster_ui_url() -> str:
+    """`DAGSTER_UI_URL`: where people open the Dagster webserver (alert links, the re-run
+    command's default), without a trailing slash; default `http://127.0.0.1:3000`, the
+    address of `dagster dev`."""
+    return (os.environ.get("DAGSTER_UI_URL", "").strip() or DEFAULT_UI_URL).rstrip("/")
 
 
 def deployment() -> str:

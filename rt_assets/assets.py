@@ -367,7 +367,11 @@ def load_stored(lake: LakeIOManager, key: str, partition: str, fmt: str):
     """A stored partition, read directly (checks and look-backs outside the input graph)."""
     path = lake.path_for(key, partition, fmt)
     if not path.exists():
-        raise dg.Failure(f"{key} partition {partition} is not stored at {path}")
+        raise dg.Failure(
+            f"{key} partition {partition} is not stored at {path}: materialize {key} for "
+            f"{partition} first",
+            allow_retries=False,
+        )
     return CODECS[fmt].loads(read_bytes(path))
 
 

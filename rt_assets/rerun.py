@@ -32,6 +32,7 @@ from typing import Any
 
 import requests
 
+from resources.settings import dagster_ui_url
 from rt_assets.sources import STATES
 
 ROOT_ASSET = "rt/processed_counts"
@@ -173,7 +174,9 @@ def partitions_by_assets(
 
 
 def backfill_url(ui_url: str, backfill_id: str) -> str:
-    return f"{ui_url.rstrip('/')}/runs/b/{backfill_id}?tab=partitions"
+    """The backfill's page in the UI. Dagster 1.13's route is ``/runs/b/<id>`` (its only tab
+    parameter is ``runs``; ``?tab=partitions`` opened an empty page)."""
+    return f"{ui_url.rstrip('/')}/runs/b/{backfill_id}"
 
 
 # ---------------------------------------------------------------- the client
@@ -260,7 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dates", required=True, help="YYYY-MM-DD, a range A..B, or a list")
     parser.add_argument("--states", required=True, help="comma list of state codes, or all")
-    parser.add_argument("--url", default="http://127.0.0.1:3000", help="Dagster webserver URL")
+    parser.add_argument(
+        "--url",
+        default=dagster_ui_url(),
+        help="Dagster webserver URL (default DAGSTER_UI_URL, else http://127.0.0.1:3000)",
+    )
     parser.add_argument("--tag", action="append", default=[], help="extra run tag KEY=VALUE")
     parser.add_argument("--wait", action="store_true", help="wait for the backfill to finish")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait at most")

@@ -160,3 +160,83 @@ def test_check_alert_sensor_reads_event_log_and_alerts_once(capture_server, aler
         sensor(context2)
         assert len(capture_server.requests) == 1
         assert json.loads(context2.cursor)["checks"]["ops_test/table:converged"] > 0
+
+
+# ---- the run failure alert sensor on a real instance with real failed runs
+
+
+@dg.asset(
+    key=["ops_test", "flaky"],
+    retry_policy=dg.RetryPolicy(max_retries=1, delay=0),
+    partitions_def=dg.StaticPartitionsDefinition(["a"]),
+)
+def flaky():
+    raise ValueError("disk quota exceeded on /lake")
+
+
+def _failure_alert(result, instance, defs, alerts, capture_server) -> dict:
+    from resources.alert_sensors import build_run_failure_alert_sensor
+
+    sensor = build_run_failure_alert_sensor("ops_test_run_failures")
+    run = instance.get_run_by_id(result.run_id)
+    failure = next(
+        e.dagster_event
+        for e in instance.all_logs(result.run_id)
+        if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name="ops_test_run_failures",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"alerts": alerts},
+        repository_def=defs.get_repository_def(),
+    ).for_run_failure()
+    sensor(context)
+    assert len(capture_server.requests) == 1
+    return capture_server.requests[0].body
+
+
+def test_run_failure_alert_gives_the_first_cause_not_the_retry_count(capture_server, alert_env):
+    alert_env.setenv("DAGSTER_UI_URL", "https://dagster.example.org/rt/")
+    alerts = AlertsResource(webhook_url=capture_server.url + "/hook")
+    defs = dg.Definitions(assets=[flaky], resources={"alerts": alerts})
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([flaky], instance=instance, partition_key="a", raise_on_error=False)
+        body = _failure_alert(result, instance, defs, alerts, capture_server)
+    assert body["alert"]["asset"] == "ops_test/flaky"
+    assert body["alert"]["partition"] == "a"
+    what = body["alert"]["what"]
+    assert "ValueError: disk quota exceeded on /lake (Exceeded max_retries of 1)" in what, what
+    assert f"https://dagster.example.org/rt/runs/{result.run_id}" in body["text"]
+
+
+def test_missing_upstream_alert_names_the_partition_and_what_to_launch(
+    capture_server, alert_env, tmp_path
+):
+    from resources.io_manager import LakeIOManager
+    from rt_assets.assets import inference, processed_counts, raw_counts
+
+    alerts = AlertsResource(webhook_url=capture_server.url + "/hook")
+    defs = dg.Definitions(
+        assets=[raw_counts, processed_counts, inference], resources={"alerts": alerts}
+    )
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [raw_counts, processed_counts, inference],
+            selection=[inference],
+            partition_key="2021-01-26|VT",
+            instance=instance,
+            resources={"io_manager": LakeIOManager(base_url=str(tmp_path / "lake"))},
+            raise_on_error=False,
+        )
+        body = _failure_alert(result, instance, defs, alerts, capture_server)
+    assert body["alert"]["asset"] == "rt/inference"
+    assert body["alert"]["partition"] == "2021-01-26|VT"
+    what = body["alert"]["what"]
+    assert (
+        "rt__inference failed: missing upstream partition: rt/processed_counts partition "
+        "2021-01-26 is not stored" in what
+    ), what
+    assert "Materialize rt/processed_counts for partition 2021-01-26 first" in what
+    assert f"http://127.0.0.1:3000/runs/{result.run_id}" in body["text"]

@@ -55,3 +55,32 @@ def test_bad_source_is_not_retried(tmp_path, monkeypatch):
     assert dg.DagsterEventType.STEP_UP_FOR_RETRY not in events
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     assert "bad.csv" in failure.step_failure_data.user_failure_data.description
+
+
+def test_a_missing_upstream_partition_fails_at_once_naming_it(tmp_path):
+    import time
+
+    from resources.io_manager import LakeIOManager
+    from rt_assets.assets import inference, processed_counts, raw_counts
+
+    # rt/inference keeps its heavy retry policy (60 s backoff); the missing counts must
+    # not go through it.
+    assert inference.op.retry_policy == HEAVY_RETRY
+    started = time.monotonic()
+    result = dg.materialize(
+        [raw_counts, processed_counts, inference],
+        selection=[inference],
+        partition_key="2021-01-26|VT",
+        resources={"io_manager": LakeIOManager(base_url=str(tmp_path / "lake"))},
+        raise_on_error=False,
+    )
+    elapsed = time.monotonic() - started
+    assert not result.success
+    events = [e.event_type for e in result.all_events]
+    assert dg.DagsterEventType.STEP_UP_FOR_RETRY not in events
+    assert elapsed < 30, elapsed
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    description = failure.step_failure_data.user_failure_data.description
+    assert "missing upstream partition: rt/processed_counts partition 2021-01-26" in description
+    assert "Materialize rt/processed_counts for partition 2021-01-26 first" in description
+    assert str(tmp_path / "lake/rt/processed_counts/2021-01-26.parquet") in description
