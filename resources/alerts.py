@@ -25,6 +25,7 @@ from typing import Any
 import dagster as dg
 import requests
 
+from resources.redaction import redact, shown_url
 from resources.settings import dagster_ui_url
 
 logger = logging.getLogger(__name__)
@@ -137,9 +138,12 @@ class AlertsResource(dg.ConfigurableResource):
         try:
             response = client.chat_postMessage(channel=channel, text=text, mrkdwn=True)
         except Exception as exc:  # slack_sdk raises SlackApiError / URLError
-            raise AlertDeliveryError(f"Slack chat.postMessage failed: {exc}") from exc
+            # No secret in the message, and no cause: a sensor's tick log stores the chain.
+            reason = redact(f"{type(exc).__name__}: {exc}", token)
+            raise AlertDeliveryError(f"Slack chat.postMessage failed: {reason}") from None
         if not response.get("ok", False):
-            raise AlertDeliveryError(f"Slack chat.postMessage refused: {response.get('error')}")
+            refusal = redact(str(response.get("error")), token)
+            raise AlertDeliveryError(f"Slack chat.postMessage refused: {refusal}")
 
     def _post_webhook(self, text: str, alert: Alert) -> None:
         url = self._setting(self.webhook_url, "ALERT_WEBHOOK_URL")
@@ -149,8 +153,11 @@ class AlertsResource(dg.ConfigurableResource):
         try:
             response = requests.post(url, json=payload, timeout=self.timeout_s)
         except requests.RequestException as exc:
-            raise AlertDeliveryError(f"webhook {url} unreachable: {exc}") from exc
+            # The URL is the secret and requests repeats it; no cause (see _post_slack).
+            reason = redact(f"{type(exc).__name__}: {exc}", url)
+            raise AlertDeliveryError(f"webhook {shown_url(url)} unreachable: {reason}") from None
         if response.status_code >= 300:
+            answer = redact(response.text[:200], url)
             raise AlertDeliveryError(
-                f"webhook {url} answered {response.status_code}: {response.text[:200]}"
+                f"webhook {shown_url(url)} answered {response.status_code}: {answer}"
             )

@@ -72,10 +72,16 @@ def test_webhook_mode_posts_json(capture_server, alert_env):
     assert "http://ui.local/assets/lake/warehouse_delay_table" in body["text"]
 
 
-def test_webhook_unreachable_names_the_url(alert_env):
-    alerts = AlertsResource(webhook_url="http://127.0.0.1:9/nowhere", timeout_s=2)
-    with pytest.raises(AlertDeliveryError, match="127.0.0.1:9/nowhere"):
+def test_webhook_unreachable_names_the_host_not_the_secret_path(alert_env):
+    # A Slack incoming webhook's path is its key: the error shows scheme and host only.
+    url = "http://127.0.0.1:9/services/T0001/B0002/keyPartOfTheUrl"
+    alerts = AlertsResource(webhook_url=url, timeout_s=2)
+    with pytest.raises(AlertDeliveryError) as raised:
         alerts.send(ALERT)
+    message = str(raised.value)
+    assert message.startswith("webhook http://127.0.0.1:9/... unreachable: ConnectionError"), message
+    assert "keyPartOfTheUrl" not in message and "/services/" not in message, message
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
 
 
 def test_log_mode_without_destination(alert_env, caplog):
