@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 
-from dagster_shared.utils.warnings import BetaWarning, SupersessionWarning
+from dagster_shared.utils.warnings import BetaWarning, PreviewWarning, SupersessionWarning
 
 ACCEPTED: tuple[tuple[type[Warning], str], ...] = (
     (
@@ -35,6 +35,13 @@ ACCEPTED: tuple[tuple[type[Warning], str], ...] = (
     (
         BetaWarning,
         r"Function `create_dagster_pandas_dataframe_type` is currently in beta",
+    ),
+    (
+        PreviewWarning,
+        r"Specifying a partitions_def on an AssetCheckSpec is currently in preview",
+        # rt's checks (inference_converged, staged_vs_previous) declare their asset's
+        # partitions: Dagster 1.13's only way to record an evaluation against its date|state,
+        # so the UI shows each partition's result instead of "Partition -" (rt_assets/checks.py).
     ),
     # Superseded by FreshnessPolicy, which does not do what these checks do here: a
     # CronFreshnessPolicy looks at an asset's latest materialization of any partition, so a

@@ -23,7 +23,7 @@ from resources.k8s import HEAVY, LIGHT, step_tags
 from resources.retries import HEAVY as HEAVY_STEP
 from resources.retries import NETWORK, retry_policy
 from rt_assets import corrections, publication, sources, summary
-from rt_assets.model import MODEL_VERSION, fit, get_preset, peak_rss_mib, rt_seed
+from rt_assets.model import MODEL_VERSION, convergence, fit, get_preset, peak_rss_mib, rt_seed
 from rt_assets.partitions import by_date, date_partitions, date_state_partitions
 
 GROUP = "rt"
@@ -45,6 +45,19 @@ def _lake(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> 
 
 
 SUMMARY_PREVIEW = ["date", "mean", "lower_80", "upper_80", "positive", "tests"]
+
+
+def convergence_metadata(diag: dict) -> dict[str, float | int]:
+    """``model.convergence``'s numbers as metadata, rounded to what a person reads: numbers,
+    so the UI plots them across materializations."""
+    return {
+        "max_rhat": round(float(diag["max_rhat"]), 3),
+        "min_ess_bulk": round(float(diag["min_ess_bulk"])),
+        "min_ess_tail": round(float(diag["min_ess_tail"])),
+        "divergences": int(diag["divergences"]),
+        "chains": int(diag["chains"]),
+        "draws": int(diag["draws"]),
+    }
 
 
 def _md_table(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
@@ -178,8 +191,11 @@ def inference(
             "preset": preset.name,
             "seed": seed,
             "days": int(idata.posterior.sizes["date"]),
-            "compile_seconds": float(attrs.get("compile_seconds", float("nan"))),
-            "sampling_seconds": float(attrs.get("sampling_seconds", float("nan"))),
+            # r_hat, ESS and divergences of r_t on the materialization itself (the
+            # inference_converged check judges them against the preset's gate).
+            **convergence_metadata(convergence(idata)),
+            "compile_seconds": round(float(attrs.get("compile_seconds", float("nan"))), 1),
+            "sampling_seconds": round(float(attrs.get("sampling_seconds", float("nan"))), 1),
             # The step process's peak so far: the step's own peak where each step has its
             # own process (multiprocess and Kubernetes executors). Sizes the pod requests.
             "peak_rss_mib": round(peak_rss_mib(), 1),

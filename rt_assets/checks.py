@@ -4,14 +4,19 @@ import dagster as dg
 
 from rt_assets import assets, publication
 from rt_assets.model import PRESETS, convergence, gate
+from rt_assets.partitions import date_partitions, date_state_partitions
+
+# Each check declares its asset's partitions, so every evaluation is recorded against its
+# date|state (or date) and the UI lists it under that partition, not under "Partition -".
 
 
 def _partition(context: dg.AssetCheckExecutionContext) -> str:
-    return str(context.op_execution_context.partition_key)
+    return str(context.partition_key)
 
 
 @dg.asset_check(
     asset=assets.inference,
+    partitions_def=date_state_partitions,
     blocking=True,
     required_resource_keys={"io_manager"},
     description=(
@@ -36,24 +41,18 @@ def inference_converged(context: dg.AssetCheckExecutionContext) -> dg.AssetCheck
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(
-            "converged"
+            f"{partition}: converged"
             if passed
-            else f"not converged ({preset_name or 'unknown'} preset's gate): " + "; ".join(reasons)
+            else f"{partition}: not converged ({preset_name or 'unknown'} preset's gate): "
+            + "; ".join(reasons)
         ),
-        metadata={
-            "max_rhat": float(diag["max_rhat"]),
-            "divergences": int(diag["divergences"]),
-            "min_ess_bulk": float(diag["min_ess_bulk"]),
-            "min_ess_tail": float(diag["min_ess_tail"]),
-            "chains": int(diag["chains"]),
-            "draws": int(diag["draws"]),
-            "preset": preset_name,
-        },
+        metadata={**assets.convergence_metadata(diag), "preset": preset_name},
     )
 
 
 @dg.asset_check(
     asset=assets.staged_msgpack,
+    partitions_def=date_partitions,
     required_resource_keys={"io_manager", "rt_staging_policy"},
     description=(
         "Compares each state's latest Rt with the previous day's publication: warns when it "
@@ -75,9 +74,10 @@ def staged_vs_previous(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckR
         passed=not warnings,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            "no previous publication to compare with"
+            f"{run_date}: no previous publication to compare with"
             if previous is None
-            else f"{len(warnings)} warning(s) against the previous publication"
+            else f"{run_date}: {len(warnings)} warning(s) against the previous publication "
+            f"({previous['run_date']})"
         ),
         metadata={
             "warnings": len(warnings),

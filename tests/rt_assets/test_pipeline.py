@@ -109,9 +109,23 @@ def test_inference_is_stored_with_model_version_and_check_metadata(daily):
         dg.AssetCheckKey(dg.AssetKey(["rt", "inference"]), "inference_converged"), limit=10
     )
     assert len(records) == len(STATES)
-    evaluation = records[0].event.dagster_event.event_specific_data
-    assert evaluation.passed
-    assert {"max_rhat", "min_ess_bulk", "min_ess_tail", "divergences"} <= set(evaluation.metadata)
+    evaluations = [r.event.dagster_event.event_specific_data for r in records]
+    # Each evaluation is tied to its date|state: the UI lists it under that partition.
+    assert sorted(e.partition for e in evaluations) == sorted(f"{DATE}|{s}" for s in STATES)
+    for evaluation in evaluations:
+        assert evaluation.passed
+        assert evaluation.description == f"{evaluation.partition}: converged"
+        assert {"max_rhat", "min_ess_bulk", "min_ess_tail", "divergences"} <= set(
+            evaluation.metadata
+        )
+    (staging,) = [
+        r.event.dagster_event.event_specific_data
+        for r in instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey(["rt", "staged_msgpack"]), "staged_vs_previous"), limit=5
+        )
+    ]
+    assert staging.partition == DATE
+    assert staging.description.startswith(f"{DATE}: ")
     # Recorded by the worker processes in the shared instance, with the step's costs.
     records = instance.fetch_materializations(dg.AssetKey(["rt", "inference"]), limit=10).records
     assert sorted(str(r.asset_materialization.partition) for r in records) == sorted(
@@ -120,6 +134,11 @@ def test_inference_is_stored_with_model_version_and_check_metadata(daily):
     for record in records:
         meta = {k: v.value for k, v in record.asset_materialization.metadata.items()}
         assert meta["compile_seconds"] > 0 and meta["sampling_seconds"] > 0
+        assert round(meta["sampling_seconds"], 1) == meta["sampling_seconds"]
+        # The convergence numbers on the materialization itself, rounded, as numbers.
+        assert 0.9 < meta["max_rhat"] < 1.1 and round(meta["max_rhat"], 3) == meta["max_rhat"]
+        assert isinstance(meta["min_ess_bulk"], int) and meta["min_ess_bulk"] > 0
+        assert isinstance(meta["min_ess_tail"], int) and meta["divergences"] == 0
         assert 100 < meta["peak_rss_mib"] < 8192  # a real process's high-water mark
 
 
