@@ -25,7 +25,7 @@ from typing import Any
 import dagster as dg
 import requests
 
-from resources.redaction import redact, shown_url
+from resources.redaction import masked_in_library_logs, redact, shown_url
 from resources.settings import dagster_ui_url
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,8 @@ class AlertsResource(dg.ConfigurableResource):
         client.base_url = base if base.endswith("/") else base + "/"
         client.timeout = int(self.timeout_s)
         try:
-            response = client.chat_postMessage(channel=channel, text=text, mrkdwn=True)
+            with masked_in_library_logs(token):
+                response = client.chat_postMessage(channel=channel, text=text, mrkdwn=True)
         except Exception as exc:  # slack_sdk raises SlackApiError / URLError
             # No secret in the message, and no cause: a sensor's tick log stores the chain.
             reason = redact(f"{type(exc).__name__}: {exc}", token)
@@ -151,7 +152,8 @@ class AlertsResource(dg.ConfigurableResource):
         if alert.run_id:
             payload["alert"]["run_url"] = run_url(self.resolved_ui_url(), alert.run_id)
         try:
-            response = requests.post(url, json=payload, timeout=self.timeout_s)
+            with masked_in_library_logs(url):
+                response = requests.post(url, json=payload, timeout=self.timeout_s)
         except requests.RequestException as exc:
             # The URL is the secret and requests repeats it; no cause (see _post_slack).
             reason = redact(f"{type(exc).__name__}: {exc}", url)
