@@ -3,8 +3,11 @@
 Assets with different partitions cannot share a run, so ``run_daily``
 materializes (1) raw and processed counts for the date, (2) inference, its
 convergence check and the summary for each ``date|state`` key, (3) the national
-CSV, the staged msgpack with its check, and the promotion. Every run is recorded
-in the given DagsterInstance, so the UI shows them afterwards. Progress (each phase,
+CSV, the staged msgpack with its check, and the promotion. Each phase runs as the
+location's job for it (rt_assets/jobs.py: ``rt_counts_job``, ``rt_inference_job``,
+``rt_publication_job``), so the UI lists the runs by phase, not as
+``__ephemeral_asset_job__``. Every run is recorded in the given DagsterInstance, so
+the UI shows them afterwards. Progress (each phase,
 each state's start and end) goes to a ``progress`` callback, by default the log.
 """
 
@@ -17,7 +20,7 @@ from typing import Any
 
 import dagster as dg
 
-from rt_assets import assets, checks, site_assets
+from rt_assets import assets, checks, jobs, site_assets
 from rt_assets.logs import configure_logging, dagster_console_level
 from rt_assets.partitions import date_state_key
 from rt_assets.progress import Progress, ProgressCallback
@@ -83,15 +86,32 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
     return "; ".join(messages) or "run failed"
 
 
-def _materialize(selection: list, partition_key: str, instance, resources, run_config=None):
+# Each phase's assets and checks, and the job that runs them.
+PHASE_JOBS = {
+    "counts": (PHASE_COUNTS, jobs.rt_counts_job),
+    "state": (PHASE_STATE, jobs.rt_inference_job),
+    "publish": (PHASE_PUBLISH, jobs.rt_publication_job),
+}
+
+
+def phase_job(phase: str, resources: dict[str, Any]) -> dg.JobDefinition:
+    """The named job of ``phase`` bound to ``resources``, for an in-process run."""
+    _, job = PHASE_JOBS[phase]
+    defs = dg.Definitions(
+        assets=[a for a in ALL_ASSETS if not isinstance(a, dg.AssetChecksDefinition)],
+        asset_checks=[c for c in ALL_ASSETS if isinstance(c, dg.AssetChecksDefinition)],
+        jobs=[job],
+        resources=resources,
+    )
+    return defs.resolve_job_def(job.name)
+
+
+def _materialize(phase: str, partition_key: str, instance, resources, run_config=None):
     console = {"loggers": {"console": {"config": {"log_level": dagster_console_level()}}}}
     run_config = {**console, **(run_config or {})}
-    return dg.materialize(
-        ALL_ASSETS,
-        selection=selection,
+    return phase_job(phase, resources).execute_in_process(
         partition_key=partition_key,
         instance=instance,
-        resources=resources,
         run_config=run_config,
         raise_on_error=False,
         tags={"rt/run_daily": partition_key.split("|")[0]},
@@ -101,7 +121,7 @@ def _materialize(selection: list, partition_key: str, instance, resources, run_c
 def _state_run(job: tuple, instance: dg.DagsterInstance, resources: dict) -> tuple:
     run_date, state = job
     started = time.perf_counter()
-    result = _materialize(PHASE_STATE, date_state_key(run_date, state), instance, resources)
+    result = _materialize("state", date_state_key(run_date, state), instance, resources)
     failure = "" if result.success else _failure(result)
     return state, round(time.perf_counter() - started, 1), result.run_id, failure
 
@@ -194,9 +214,7 @@ def run_publication(
 ) -> dg.ExecuteInProcessResult:
     """Phase 3 alone: national CSV, staged msgpack and its check, promotion."""
     run_config = {"ops": {"rt__published": {"config": {"approve_warnings": approve_warnings}}}}
-    return _materialize(
-        PHASE_PUBLISH, run_date, instance, resources or default_resources(), run_config
-    )
+    return _materialize("publish", run_date, instance, resources or default_resources(), run_config)
 
 
 def run_daily(
@@ -228,7 +246,7 @@ def run_daily(
     progress = progress or log_progress
     out = DailyResult(run_date)
     progress(Progress("phase", 1, message=f"counts for {run_date}"))
-    result = _materialize(PHASE_COUNTS, run_date, instance, resources)
+    result = _materialize("counts", run_date, instance, resources)
     out.run_ids.append(result.run_id)
     out.counts_ok = result.success
     if not result.success:

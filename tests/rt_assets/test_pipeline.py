@@ -50,6 +50,9 @@ def test_whole_graph_writes_the_documented_files(daily):
     lake, instance, result = daily
     assert result.counts_ok and result.states_ok == STATES, result.states_failed
     assert result.published, result.publish_error
+    # The UI lists each run by its phase's job, not as __ephemeral_asset_job__.
+    jobs = [instance.get_run_by_id(run_id).job_name for run_id in result.run_ids]
+    assert jobs == ["rt_counts_job", "rt_inference_job", "rt_inference_job", "rt_publication_job"]
     for path in (
         f"rt/raw_counts/{DATE}.csv.gz",
         f"rt/processed_counts/{DATE}.parquet",
