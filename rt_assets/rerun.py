@@ -4,7 +4,7 @@ rt.live had a script for the day after a data correction was fixed: "re-run
 just NY and CA from processed counts on". This is that script for Dagster:
 
     uv run python -m rt_assets.rerun --dates 2021-03-01..2021-03-05 --states NY,CA \\
-        --url http://127.0.0.1:3000 [--wait]
+        --url http://127.0.0.1:3000 [--wait] [--from rt/raw_counts]
 
 It asks the running webserver (GraphQL) for the asset graph, takes
 ``rt/processed_counts`` and everything downstream of it, and launches ONE asset
@@ -268,6 +268,13 @@ def main(argv: list[str] | None = None) -> int:
         default=dagster_ui_url(),
         help="Dagster webserver URL (default DAGSTER_UI_URL, else http://127.0.0.1:3000)",
     )
+    parser.add_argument(
+        "--from",
+        dest="root",
+        default=ROOT_ASSET,
+        help=f"first asset of the re-run (default {ROOT_ASSET}; rt/raw_counts: from the "
+        "source snapshot on, for dates never counted)",
+    )
     parser.add_argument("--tag", action="append", default=[], help="extra run tag KEY=VALUE")
     parser.add_argument("--wait", action="store_true", help="wait for the backfill to finish")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait at most")
@@ -280,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             if not sep or not key:
                 raise RerunError(f"--tag {item!r}: expected KEY=VALUE")
             tags[key] = value
-        backfill_id, selection = rerun(args.url, dates, states, tags)
+        backfill_id, selection = rerun(args.url, dates, states, tags, root=args.root)
         n_partitions = sum(
             len(entry["partitions"]["ranges"]) if entry["partitions"] else 1 for entry in selection
         )

@@ -91,3 +91,15 @@ def test_missing_root_is_named():
 def test_backfill_url():
     # Dagster 1.13's backfill page; "?tab=partitions" is not one of its tabs (an empty page).
     assert backfill_url("http://x:3000/", "abc") == "http://x:3000/runs/b/abc"
+
+
+def test_from_the_snapshot_adds_the_raw_counts_of_the_dates():
+    nodes = nodes_from_graphql(GRAPH)
+    selection = partitions_by_assets(nodes, ["2021-03-01"], ["VT"], root="rt/raw_counts")
+    by_key = {"/".join(e["assetKey"]["path"]): e["partitions"] for e in selection}
+    assert list(by_key)[:2] == ["rt/raw_counts", "rt/processed_counts"]
+    assert by_key["rt/raw_counts"] == {"ranges": [{"start": "2021-03-01", "end": "2021-03-01"}]}
+    assert by_key["rt/inference"] == {
+        "ranges": [{"start": "2021-03-01|VT", "end": "2021-03-01|VT"}]
+    }
+    assert "lake/bronze_flights" not in by_key
