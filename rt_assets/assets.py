@@ -24,7 +24,7 @@ from resources.retries import HEAVY as HEAVY_STEP
 from resources.retries import NETWORK, retry_policy
 from rt_assets import corrections, publication, sources, summary
 from rt_assets.model import MODEL_VERSION, convergence, fit, get_preset, peak_rss_mib, rt_seed
-from rt_assets.partitions import by_date, date_partitions, date_state_partitions
+from rt_assets.partitions import by_date, date_and_state, date_partitions, date_state_partitions
 
 GROUP = "rt"
 OWNERS = ["team:rt"]
@@ -176,8 +176,7 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
 def inference(
     context: dg.AssetExecutionContext, processed_counts: pd.DataFrame
 ) -> az.InferenceData:
-    keys = context.partition_key.keys_by_dimension
-    run_date, state = keys["date"], keys["state"]
+    run_date, state = date_and_state(context.partition_key)
     preset, seed = get_preset(), rt_seed(run_date, state)
     context.log.info(f"{state} {run_date}: sampling with preset {preset.name}, seed {seed}")
     try:
@@ -228,13 +227,13 @@ def inference(
 def summary_table(
     context: dg.AssetExecutionContext, inference: az.InferenceData, processed_counts: pd.DataFrame
 ) -> pd.DataFrame:
-    keys = context.partition_key.keys_by_dimension
-    rows = summary.summarize(inference, processed_counts, keys["state"])
+    run_date, state = date_and_state(context.partition_key)
+    rows = summary.summarize(inference, processed_counts, state)
     last = summary.latest(rows)
     # The chart is a file beside the table: ~30 KB of base64 in every materialization event
     # would make the event log (and each UI page that loads it) carry the pictures.
     chart = _lake(context).path_for(context.asset_key, context.partition_key, "png")
-    atomic_write_bytes(chart, summary.rt_plot_png(rows, f"Rt {keys['state']}, run {keys['date']}"))
+    atomic_write_bytes(chart, summary.rt_plot_png(rows, f"Rt {state}, run {run_date}"))
     context.add_output_metadata(
         {
             "rows": len(rows),

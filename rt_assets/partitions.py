@@ -58,3 +58,12 @@ def run_dates_text() -> str:
 def date_state_key(date: str, state: str) -> str:
     """The multi-partition key of one state on one run date, e.g. ``2021-01-15|NY``."""
     return str(dg.MultiPartitionKey({"date": date, "state": state}))
+
+
+def date_and_state(partition_key: str) -> tuple[str, str]:
+    """The run date and state of a ``date|state`` partition key. A run launched with only
+    the ``dagster/partition`` tag (the GraphQL API, a script) gives the step a plain
+    string rather than a ``MultiPartitionKey``; both read the same here."""
+    keys = date_state_partitions.get_partition_key_from_str(str(partition_key))
+    dims = keys.keys_by_dimension
+    return dims["date"], dims["state"]

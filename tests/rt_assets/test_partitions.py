@@ -110,3 +110,14 @@ def test_an_empty_setting_loads_the_location_open_ended_with_the_schedule_runnin
     assert loaded["last"] == yesterday
     assert loaded["end"] == "None"
     assert loaded["schedule"] == "RUNNING" and loaded["sensor"] == "RUNNING"
+
+
+def test_date_and_state_reads_a_plain_string_key_and_a_multi_partition_key():
+    """A run launched with only the dagster/partition tag gives the step a plain string."""
+    import dagster as dg
+
+    from rt_assets.partitions import date_and_state
+
+    multi = dg.MultiPartitionKey({"date": "2021-01-15", "state": "NY"})
+    assert date_and_state("2021-01-15|NY") == ("2021-01-15", "NY")
+    assert date_and_state(multi) == ("2021-01-15", "NY")
