@@ -110,7 +110,8 @@ class Rehearsal:
                 __typename
                 ... on EventConnection { events { __typename
                   ... on MessageEvent { message stepKey level }
-                  ... on ExecutionStepFailureEvent { error { message } }
+                  ... on ExecutionStepFailureEvent { error { message cause { message } } }
+                  ... on ExecutionStepUpForRetryEvent { error { message cause { message } } }
                 } }
               }
             }""",
