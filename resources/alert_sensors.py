@@ -25,6 +25,7 @@ import dagster as dg
 from dagster import AssetCheckSeverity, DagsterEventType, EventRecordsFilter
 
 from resources.alerts import Alert, AlertsResource
+from resources.pod_diagnosis import explain_step_failure
 
 BATCH = 500
 
@@ -282,7 +283,11 @@ def build_run_failure_alert_sensor(name: str) -> dg.SensorDefinition:
     def _sensor(context: dg.RunFailureSensorContext, alerts: AlertsResource):
         failures = []
         for event in context.get_step_failure_events():
-            failures.append((event.step_key or "?", first_cause(event.event_specific_data)[:600]))
+            cause = first_cause(event.event_specific_data)
+            # A pod that died says nothing itself: add what Kubernetes says (OOMKilled ...).
+            if pods := explain_step_failure(cause):
+                cause = f"{cause} Kubernetes: {pods}"
+            failures.append((event.step_key or "?", cause[:600]))
         try:
             repository_def = context.repository_def
         except Exception:  # a context built without one (tests, older callers)

@@ -70,6 +70,7 @@ class Rehearsal:
     _pg_proxy: UnixSocketProxy | None = None
     # Every process of the deployment reaches S3 through this (the test itself does not).
     s3_path: TcpProxy | None = None
+    oom_run: str = ""  # the run of the memory fault (started by one test, checked by another)
 
     # --- GraphQL -------------------------------------------------------------------------
 

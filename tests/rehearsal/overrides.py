@@ -54,7 +54,8 @@ class Endpoints:
 class Timers:
     """Production waits that would outlast the rehearsal; ``None`` keeps production's."""
 
-    step_job_ttl_seconds: int | None = 30
+    # Long enough for the run failure alert to read a failed step's pods (their end reason).
+    step_job_ttl_seconds: int | None = 120
     run_job_ttl_seconds: int | None = 30
     run_monitoring_poll_interval_seconds: int | None = 5
     schedule_crons: Mapping[str, str] = field(default_factory=dict)  # location -> cron

@@ -169,7 +169,7 @@ def test_overrides_change_only_their_fields(rendered):
     )
     rt_env = after.configmap("rt-code-location-env")["data"]
     assert rt_env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:18333"
-    assert rt_env["K8S_JOB_TTL_SECONDS"] == "30"
+    assert rt_env["K8S_JOB_TTL_SECONDS"] == "120"
     assert rt_env["LAKE_URL"] == "s3://rt-lake-prod-rt/lake"  # untouched
 
 
