@@ -2,7 +2,7 @@
 
 It records every request (path, headers, decoded body) and answers like the real
 endpoints: Slack's ``chat.postMessage`` gets ``{"ok": true, ...}`` unless the token
-is wrong; any other path is a webhook and gets ``200 ok``.
+is wrong; any other path is a webhook and gets ``webhook_status`` (default 200) and ``ok``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class CaptureServer:
     server: ThreadingHTTPServer
     requests: list[Captured] = field(default_factory=list)
     valid_token: str = "xoxb-test-token"
+    webhook_status: int = 200
 
     @property
     def url(self) -> str:
@@ -61,7 +62,7 @@ def start_capture_server() -> CaptureServer:
                 self.send_header("Content-Type", "application/json; charset=utf-8")
             else:
                 payload = b"ok"
-                self.send_response(200)
+                self.send_response(capture.webhook_status)
                 self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
