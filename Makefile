@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV_VERSION := 0.13.9
 
-.PHONY: setup demo test rehearsal lint bench ui
+.PHONY: setup demo test test-fast rehearsal lint bench ui
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -16,6 +16,11 @@ demo: setup
 test: setup
 	uv run ruff check .
 	uv run pytest
+
+# The pure tests only (under a minute): no real services, no browser, nothing slow.
+test-fast: setup
+	uv run ruff check .
+	uv run pytest -m "not services and not browser and not slow and not rehearsal"
 
 # The production rehearsal alone (docs/production.md); `make test` includes it.
 rehearsal: setup
