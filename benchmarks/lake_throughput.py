@@ -91,7 +91,7 @@ def lake(csv: str, year: str) -> dict:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _step_seconds(instance, run_id: str) -> dict[str, float]:  # noqa: ANN001
+def _step_seconds(instance, run_id: str) -> dict[str, float]:
     """Wall seconds of each step, from the run's STEP_START and STEP_SUCCESS events."""
     marks: dict[str, dict[str, float]] = {}
     for entry in instance.all_logs(run_id):

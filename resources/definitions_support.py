@@ -87,7 +87,7 @@ def k8s_executor_config() -> dict[str, Any]:
     }
 
 
-def executor():  # noqa: ANN201 - an ExecutorDefinition, or None for Dagster's default
+def executor():  # an ExecutorDefinition, or None for Dagster's default
     """The executor for this deployment: ``None`` (Dagster's multiprocess default)
     locally, a configured ``k8s_job_executor`` in production."""
     if deployment() != "production":

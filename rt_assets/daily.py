@@ -152,7 +152,7 @@ def run_day(
     return print_summary(result, time.monotonic() - started, preset.name, home)
 
 
-def print_summary(result, elapsed: float, preset: str, home: Path) -> int:  # noqa: ANN001
+def print_summary(result, elapsed: float, preset: str, home: Path) -> int:
     """Each state's latest Rt (or why it has none) and where the outputs are; the exit status."""
     import pandas as pd
     from upath import UPath

@@ -375,7 +375,7 @@ def centred_log_rt_walk() -> pt.TensorVariable:
     return pm.Deterministic("r_t", pt.exp(log_r_t), dims="date")
 
 
-def observation_model(data: PreparedData, infections, p_delay: np.ndarray) -> None:  # noqa: ANN001
+def observation_model(data: PreparedData, infections, p_delay: np.ndarray) -> None:
     """Delay, test exposure and the NegativeBinomial likelihood on the weighted days."""
     n = len(data.dates)
     weighted = np.flatnonzero(data.weight)

@@ -129,7 +129,7 @@ def _state_run(job: tuple, instance: dg.DagsterInstance, resources: dict) -> tup
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(ref, log_level: int) -> None:  # noqa: ANN001
+def _init_worker(ref, log_level: int) -> None:
     configure_logging(log_level)  # the parent's: a quiet command has quiet workers
     _WORKER["instance"] = dg.DagsterInstance.from_ref(ref)
     _WORKER["resources"] = default_resources()  # Dagster resources do not pickle

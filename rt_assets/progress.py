@@ -168,10 +168,10 @@ class LineDisplay:
     def close(self) -> None:
         return None
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self):
         return self
 
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
+    def __exit__(self, *exc) -> None:
         self.close()
 
 
@@ -180,7 +180,7 @@ class LiveDisplay(LineDisplay):
 
     CLEAR = "\r\x1b[2K"
 
-    def __init__(self, *args, refresh_s: float = 1.0, **kwargs):  # noqa: ANN002, ANN003
+    def __init__(self, *args, refresh_s: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
         self._stop = threading.Event()
         self._ticker = threading.Thread(

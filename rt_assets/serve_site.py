@@ -36,7 +36,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 class _QuietHandler(_Handler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return None
 
 

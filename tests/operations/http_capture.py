@@ -41,7 +41,7 @@ def start_capture_server() -> CaptureServer:
         def log_message(self, *args):  # keep pytest output clean
             return None
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             length = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(length).decode()
             ctype = self.headers.get("Content-Type", "")

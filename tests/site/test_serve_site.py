@@ -52,10 +52,10 @@ def test_command_serves_the_latest_built_page(tmp_path, site_builder):
         assert "Serving the Rt page for 2021-03-07" in first, first + proc.stderr.read()
         url = proc.stdout.readline().split()[1]
         assert url.startswith("http://127.0.0.1:") and url.endswith("/")
-        with urllib.request.urlopen(url + "rt.msgpack", timeout=10) as resp:  # noqa: S310
+        with urllib.request.urlopen(url + "rt.msgpack", timeout=10) as resp:
             assert resp.headers["Content-Type"] == "application/msgpack"
             assert resp.read() == data
-        with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=10) as resp:
             assert resp.headers["Content-Type"].startswith("text/html")
             assert b'<script src="app.js">' in resp.read()
     finally:

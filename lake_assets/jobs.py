@@ -1,3 +1,0 @@
-"""Jobs of this code location."""
-
-JOBS: list = []
