@@ -12,7 +12,7 @@ from upath import UPath
 
 from lake_assets.freshness import FRESHNESS_CHECKS
 from lake_assets.landing import LandedFile, dump_cursor, fingerprint, load_cursor, plan_landing
-from lake_assets.schedules import BRONZE, LAKE_CHAIN, lake_chain_defined
+from lake_assets.schedules import BRONZE, LAKE_CHAIN
 from resources.alert_sensors import build_check_alert_sensor, build_run_failure_alert_sensor
 from resources.settings import lake_url
 
@@ -43,12 +43,7 @@ def list_landing(folder: UPath) -> list[LandedFile]:
 def lake_landing_sensor(context: dg.SensorEvaluationContext):
     folder = UPath(lake_url()) / "landing"
     partitions_def = context.repository_def.asset_graph.get(BRONZE).partitions_def
-    known = None
-    dynamic_requests = []
-    if isinstance(partitions_def, dg.DynamicPartitionsDefinition):
-        known = None  # any year: new ones are added below
-    elif partitions_def is not None:
-        known = set(partitions_def.get_partition_keys())
+    known = set(partitions_def.get_partition_keys())
     plan = plan_landing(list_landing(folder), load_cursor(context.cursor), known)
     for name, why in plan.ignored:
         context.log.info(f"landing: ignoring {folder / name}: {why}")
@@ -62,14 +57,9 @@ def lake_landing_sensor(context: dg.SensorEvaluationContext):
                 tags={"lake/landing-file": run.file.name},
             )
         )
-    if isinstance(partitions_def, dg.DynamicPartitionsDefinition) and plan.runs:
-        dynamic_requests.append(
-            partitions_def.build_add_request(sorted({r.year for r in plan.runs}))
-        )
     return dg.SensorResult(
         run_requests=runs,
         cursor=dump_cursor(plan.seen),
-        dynamic_partitions_requests=dynamic_requests or None,
         skip_reason=None if runs else f"no new or changed file in {folder}",
     )
 
@@ -82,7 +72,7 @@ lake_freshness_sensor = dg.build_sensor_for_freshness_checks(
 )
 
 SENSORS: list = [
-    *([lake_landing_sensor] if lake_chain_defined() else []),
+    lake_landing_sensor,
     lake_freshness_sensor,
     build_check_alert_sensor("lake_check_alerts"),
     build_run_failure_alert_sensor("lake_run_failure_alerts"),
