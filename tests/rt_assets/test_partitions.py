@@ -87,6 +87,7 @@ def test_freshness_checks_expect_the_last_covered_date_not_today():
         assert "partition 2021-03-08" in evaluation.description, evaluation.description
 
 
+@pytest.mark.slow
 def test_an_empty_setting_loads_the_location_open_ended_with_the_schedule_running():
     # Read at load: a fresh interpreter with the live-source setting (the rehearsal's).
     env = {**os.environ, "COVID_SOURCE_LAST_DATE": ""}
