@@ -76,7 +76,7 @@ def run_launcher(monkeypatch, tmp_path) -> K8sRunLauncher:
         )
     )
     launcher_config.update(load_incluster_config=False, kubeconfig_file=str(kubeconfig))
-    result = dg._config.process_config(K8sRunLauncher.config_type(), launcher_config)  # noqa: SLF001
+    result = dg._config.process_config(K8sRunLauncher.config_type(), launcher_config)
     assert result.success, result.errors
     return K8sRunLauncher.from_config_value(None, result.value)
 
@@ -184,9 +184,11 @@ def test_inference_step_job_goes_to_high_memory_pool(run_launcher, rt_container_
         {"key": k8s.POOL_LABEL, "operator": "Equal", "value": "high-memory", "effect": "NoSchedule"}
     ]
     resources = _container(manifest)["resources"]
-    assert resources["requests"]["cpu"] == k8s.DEFAULTS[k8s.HEAVY]["cpu_request"]
-    assert resources["requests"]["memory"] == k8s.DEFAULTS[k8s.HEAVY]["memory_request"]
-    assert resources["limits"]["memory"] == k8s.DEFAULTS[k8s.HEAVY]["memory_limit"]
+    # The sizes docs/production.md gives for the high-memory pool, as literals: a test
+    # that reads the constants the code reads would follow any slip in them.
+    assert resources["requests"]["cpu"] == "4"
+    assert resources["requests"]["memory"] == "1536Mi"
+    assert resources["limits"]["memory"] == "2Gi"
     assert manifest["spec"]["activeDeadlineSeconds"] == 7200
     assert manifest["spec"]["template"]["metadata"]["labels"][k8s.POOL_LABEL] == "high-memory"
 

@@ -66,7 +66,7 @@ def test_missing_bundle_fails_with_build_instructions(tmp_path, monkeypatch):
 
 
 def test_definition_depends_on_the_published_msgpack_per_date():
-    assert rt_site.key == SITE
+    assert rt_site.key == dg.AssetKey(["rt", "site"])
     assert rt_site.partitions_def == date_partitions
     assert set(rt_site.asset_deps[SITE]) == {PUBLISHED_MSGPACK}
     spec = rt_site.specs_by_key[SITE]
@@ -77,5 +77,6 @@ def test_definition_depends_on_the_published_msgpack_per_date():
 def test_rt_code_location_carries_the_site():
     from rt_assets.definitions import defs
 
-    assert defs.resolve_assets_def(SITE).key == SITE
-    assert isinstance(defs.resolve_assets_def(SITE), dg.AssetsDefinition)
+    carried = defs.resolve_assets_def(dg.AssetKey(["rt", "site"]))
+    assert carried.op.name == rt_site.op.name == "rt__site"
+    assert carried.partitions_def == date_partitions
