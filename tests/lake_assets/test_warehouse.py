@@ -27,7 +27,7 @@ def frame(n: int = 6, flights: int = 100) -> pd.DataFrame:
     )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
 def engine(request, tmp_path):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"

@@ -79,7 +79,8 @@ def test_webhook_unreachable_names_the_host_not_the_secret_path(alert_env):
     with pytest.raises(AlertDeliveryError) as raised:
         alerts.send(ALERT)
     message = str(raised.value)
-    assert message.startswith("webhook http://127.0.0.1:9/... unreachable: ConnectionError"), message
+    expected = "webhook http://127.0.0.1:9/... unreachable: ConnectionError"
+    assert message.startswith(expected), message
     assert "keyPartOfTheUrl" not in message and "/services/" not in message, message
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
 

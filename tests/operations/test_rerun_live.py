@@ -9,9 +9,12 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 
 from rt_assets.resources import rt_resources
 from tests.fixtures.dagster_server import REPO_ROOT
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 DATES = ["2020-05-01", "2020-05-02"]
 STATES = ["CA", "NY", "WA"]

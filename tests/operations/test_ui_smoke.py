@@ -7,7 +7,10 @@ webserver of the ``dagster_server`` fixture; the screenshot goes to
 
 import time
 
+import pytest
 import requests
+
+pytestmark = [pytest.mark.services, pytest.mark.browser]
 
 LOCATIONS_QUERY = """{ assetNodes { assetKey { path } repository { location { name } } } }"""
 

@@ -119,6 +119,7 @@ def test_instance_config_is_valid_for_dagster(monkeypatch, tmp_path):
     assert config["concurrency"]["pools"]["default_limit"] == 25
 
 
+@pytest.mark.services
 def test_instance_storage_on_real_postgres(postgres_server, monkeypatch, tmp_path):
     """The storage section of deploy/dagster.yaml, unchanged, on a real PostgreSQL:
     runs are stored and read back through a second instance."""

@@ -21,6 +21,8 @@ from upath import UPath
 
 from resources.io_manager import LakeIOManager, atomic_write_bytes, lake_format
 
+pytestmark = pytest.mark.services
+
 dates = dg.DailyPartitionsDefinition(start_date="2021-01-01", end_date="2021-01-05")
 states = dg.StaticPartitionsDefinition(["CA", "NY"])
 date_state = dg.MultiPartitionsDefinition({"date": dates, "state": states})

@@ -6,7 +6,10 @@ temporary DAGSTER_HOME, stopped by its process group id. Asked through
 GraphQL, each location must list its own assets and nothing of the other's.
 """
 
+import pytest
 import requests
+
+pytestmark = pytest.mark.services
 
 QUERY = """
 { workspaceOrError { __typename ... on Workspace { locationEntries {

@@ -17,6 +17,8 @@ import sqlalchemy as sa
 
 from lake_assets import cleaning, detectors, nycflights, warehouse
 
+pytestmark = pytest.mark.services
+
 T0 = dt.datetime(2014, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 T1 = dt.datetime(2014, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
 BATCH = 200
@@ -54,7 +56,7 @@ def kill_after_first_batch(engine: sa.Engine) -> dict:
     state = {"inserts": 0, "killed_pid": None}
 
     @sa.event.listens_for(engine, "after_cursor_execute")
-    def _kill(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def _kill(conn, cursor, statement, parameters, context, executemany):
         if not statement.lstrip().upper().startswith("INSERT"):
             return
         state["inserts"] += 1

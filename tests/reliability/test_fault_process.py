@@ -19,11 +19,14 @@ import threading
 import time
 
 import dagster as dg
+import pytest
 
 from resources.retries import NETWORK_RETRY
 from tests.reliability.cases import BAD_DAY, CORPUS
 from tests.reliability.fault_jobs import counts_job
 from tests.reliability.rt_runs import published_under, rt_env
+
+pytestmark = pytest.mark.slow
 
 DAY = BAD_DAY
 # Step processes fork from one server that imported the code once: a step

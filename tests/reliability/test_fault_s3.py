@@ -23,6 +23,8 @@ from tests.reliability.cases import BAD_DAY, CORPUS
 from tests.reliability.fault_jobs import TEST_NETWORK_RETRY, counts_defs
 from tests.reliability.faults import CuttableProxy
 
+pytestmark = pytest.mark.services
+
 DAY = BAD_DAY
 
 

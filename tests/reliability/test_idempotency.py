@@ -10,10 +10,13 @@ warehouse half of this promise: test_fault_postgres.py.)
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from rt_assets import pipeline
 from tests.reliability.cases import CORPUS, GOOD_DAY
 from tests.reliability.rt_runs import OUTPUTS, copy_lake, rt_env, run_counts, run_state
+
+pytestmark = pytest.mark.slow
 
 
 def test_rematerializing_gives_identical_bytes(published_good_day, tmp_path, monkeypatch):

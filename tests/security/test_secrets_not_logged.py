@@ -47,7 +47,7 @@ from resources.warehouse import WarehouseResource
 from tests.fixtures.s3 import SECRET_KEY, free_port
 from tests.operations.http_capture import start_capture_server
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 YEAR = "2013"
 PG_PASSWORD = "sentinel-pg-password-7a1c5e9b3d"

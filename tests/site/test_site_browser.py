@@ -29,6 +29,8 @@ from tests.site.pages import (
     window,
 )
 
+pytestmark = pytest.mark.browser
+
 DATE = "2021-03-07"
 EXCLUDED = {"PR": "r_hat 1.31 above 1.1"}
 # A demo run of three states: the other 48 were not run, one more failed its check.

@@ -8,11 +8,14 @@ import sys
 import urllib.request
 
 import dagster as dg
+import pytest
 
 from resources.io_manager import LakeIOManager, atomic_write_bytes, object_path
 from rt_assets.site_assets import PUBLISHED_MSGPACK, rt_site
 from tests.site.documents import make_document, pack
 from tests.site.test_serve_site import REPO_ROOT
+
+pytestmark = pytest.mark.services
 
 DATE = "2021-03-07"
 
@@ -54,7 +57,7 @@ def test_site_in_s3_has_content_types_and_serves(s3_env):
         first = proc.stdout.readline()
         assert f"for {DATE} from s3://{s3_env.bucket}/" in first, first + proc.stderr.read()
         url = proc.stdout.readline().split()[1]
-        with urllib.request.urlopen(url + "rt.msgpack", timeout=10) as resp:  # noqa: S310
+        with urllib.request.urlopen(url + "rt.msgpack", timeout=10) as resp:
             assert resp.read() == data
     finally:
         proc.terminate()
