@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 import secrets
 import time
 import urllib.parse
@@ -322,9 +323,15 @@ def rehearsal_locations_loaded(rehearsal: Rehearsal) -> Callable[[], bool]:
                     now = status.get("state", {}).get("terminated")
                     if last or now:
                         name = pod["metadata"]["name"]
+                        log = rehearsal.pod_log(name, tail=400).splitlines()
+                        # The exceptions of the chain first: the root cause is the
+                        # first of them, far above the traceback's last lines.
+                        errors = [
+                            line for line in log if re.match(r"^[\w.]+(Error|Exception): ", line)
+                        ]
                         raise AssertionError(
                             f"code server {name} exited ({last or now}):\n"
-                            + rehearsal.pod_log(name, tail=40)
+                            + "\n".join(errors + ["..."] + log[-20:])
                         )
         try:
             data = rehearsal.graphql(query)["workspaceOrError"]
