@@ -151,7 +151,9 @@ def _outcome_from_check_record(record) -> CheckOutcome | None:  # noqa: ANN001
 
 
 def _new_freshness_changes(instance: dg.DagsterInstance, key: dg.AssetKey, after: int | None):
-    records = instance.get_event_records(
+    # The event log storage's query: DagsterInstance.get_event_records is deprecated in 1.13
+    # and has no fetch_* replacement for freshness state changes.
+    records = instance.event_log_storage.get_event_records(
         EventRecordsFilter(event_type=DagsterEventType.FRESHNESS_STATE_CHANGE, asset_key=key),
         limit=20,
         ascending=False,

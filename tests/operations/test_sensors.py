@@ -4,6 +4,7 @@ import datetime as dt
 import json
 
 import dagster as dg
+import pytest
 
 from lake_assets.landing import LandedFile, dump_cursor, load_cursor, plan_landing
 from resources.alert_sensors import (
@@ -129,6 +130,8 @@ def converged():
     return dg.AssetCheckResult(passed=False, description="r_hat 1.4 > 1.1")
 
 
+# No deprecated Dagster call in the sensor (DagsterInstance.get_event_records is one in 1.13).
+@pytest.mark.filterwarnings("error::DeprecationWarning")
 def test_check_alert_sensor_reads_event_log_and_alerts_once(capture_server, alert_env):
     sensor = build_check_alert_sensor("ops_test_check_alerts")
     alerts = AlertsResource(webhook_url=capture_server.url + "/hook", ui_url="http://ui")
