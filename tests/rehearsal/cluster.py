@@ -19,6 +19,7 @@ objects on S3, pods and Jobs from the emulator.
 
 from __future__ import annotations
 
+import ast
 import base64
 import datetime as dt
 import json
@@ -163,7 +164,12 @@ class Rehearsal:
         api = self.k8s.api_client()
         from kubernetes import client
 
-        return client.CoreV1Api(api).read_namespaced_pod_log(pod_name, NAMESPACE, tail_lines=tail)
+        text = client.CoreV1Api(api).read_namespaced_pod_log(pod_name, NAMESPACE, tail_lines=tail)
+        # The kubernetes client hands back str(bytes) for a log that is not valid UTF-8 text
+        # (colour codes): read it back as the bytes it was.
+        if text.startswith(("b'", 'b"')):
+            text = ast.literal_eval(text).decode(errors="replace")
+        return text
 
     # --- S3 ------------------------------------------------------------------------------
 
