@@ -13,9 +13,12 @@ demo: setup
 	uv run python -m rt_assets.demo
 	uv run python -m lake_assets.demo
 
+# The production rehearsal runs in a pytest process of its own, after the rest: its
+# cluster, services and file descriptors do not share a process with the other tests.
 test: setup
 	uv run ruff check .
-	uv run pytest
+	uv run pytest -m "not rehearsal"
+	uv run pytest -m rehearsal
 
 # The pure tests only (under a minute): no real services, no browser, nothing slow.
 test-fast: setup
