@@ -206,8 +206,11 @@ def test_production_settings_point_at_production(location):
         assert bucket == f"rt-lake-prod-{location}", bucket
         for marker in DEV_MARKERS:
             assert marker not in json.dumps(env).lower(), (location, marker)
+        # Alert and re-run links open the webserver people use, not 127.0.0.1:3000.
+        assert env["DAGSTER_UI_URL"].startswith("https://"), env
     # Helm and Dagster+ deploy the same thing.
-    assert _helm_env(location)["LAKE_URL"] == _cloud_env(location)["LAKE_URL"]
+    for key in ("LAKE_URL", "DAGSTER_UI_URL"):
+        assert _helm_env(location)[key] == _cloud_env(location)[key]
 
 
 def test_production_resources_refuse_local_fallbacks(monkeypatch):
