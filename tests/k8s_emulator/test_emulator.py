@@ -44,6 +44,9 @@ def _runtime_unavailable() -> str | None:
     return runtime.runtime_unavailable_reason()
 
 
+# Every test here runs the emulator (an HTTPS API server on 127.0.0.1).
+pytestmark = pytest.mark.services
+
 needs_runtime = pytest.mark.skipif(
     _runtime_unavailable() is not None,
     reason=f"the emulator's container runtime is unavailable: {_runtime_unavailable()}",

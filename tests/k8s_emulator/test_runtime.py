@@ -23,9 +23,12 @@ from tests.k8s_emulator.runtime import (
     start_container,
 )
 
-pytestmark = pytest.mark.skipif(
-    runtime_unavailable_reason() is not None, reason=str(runtime_unavailable_reason())
-)
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.skipif(
+        runtime_unavailable_reason() is not None, reason=str(runtime_unavailable_reason())
+    ),
+]
 
 LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) (.*)$")
 PATH = "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"

@@ -15,10 +15,13 @@ from tests.k8s_emulator.apiserver import KubernetesEmulator
 HOST = "emulator.test/host-python:1"  # no image: the host's filesystem
 NS = "dagster"
 
-pytestmark = pytest.mark.skipif(
-    runtime.runtime_unavailable_reason() is not None,
-    reason=f"the emulator's runtime is unavailable: {runtime.runtime_unavailable_reason()}",
-)
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.skipif(
+        runtime.runtime_unavailable_reason() is not None,
+        reason=f"the emulator's runtime is unavailable: {runtime.runtime_unavailable_reason()}",
+    ),
+]
 
 
 def _job(name: str, code: str, memory: str) -> dict:

@@ -36,7 +36,10 @@ ENDPOINTS = ov.Endpoints(
     code_server_ports={"rt": 14030, "lake": 14031},
     webserver_port=14000,
 )
-DEV_ONLY = ("pytest", "ruff", "pgserver", "moto", "selenium", "kubernetes_validate")
+# Renders the charts with helm and assembles the image trees (minutes on 2 cores).
+pytestmark = pytest.mark.slow
+
+DEV_ONLY = ("pytest", "ruff", "pgserver", "seaweedfs", "selenium", "kubernetes_validate")
 
 
 # --------------------------------------------------------------------------- install steps + charts

@@ -36,7 +36,7 @@ from tests.rehearsal.cluster import (
     start_rehearsal,
 )
 
-pytestmark = pytest.mark.rehearsal
+pytestmark = [pytest.mark.rehearsal, pytest.mark.services, pytest.mark.slow]
 
 SUCCESS, CANCELED = "SUCCESS", "CANCELED"
 
