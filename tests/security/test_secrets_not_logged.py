@@ -318,7 +318,7 @@ def test_slack_alert_with_token_logs_no_token(failed_run, capture_server, monkey
 def test_slack_failure_names_no_token(failure, failed_run, capture_server, monkeypatch):
     api = capture_server.url + "/api/"
     if failure == "token refused":
-        capture_server.valid_token = "xoxb-another-token"  # not the token the alerts send
+        capture_server.valid_token = "xoxb-another-fake-token"  # not the one the alerts send
     else:
         api = f"http://127.0.0.1:{free_port()}/api/"
     _alert_env(monkeypatch, SLACK_TOKEN=SLACK_TOKEN, SLACK_CHANNEL="#rt-alerts", SLACK_API_URL=api)
