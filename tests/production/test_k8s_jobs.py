@@ -258,6 +258,7 @@ def test_every_asset_declares_its_step_kind():
     assert [key for key, kind in kinds.items() if kind == k8s.HEAVY] == ["rt/inference"]
 
 
+@pytest.mark.slow
 def test_production_definitions_use_the_k8s_executor():
     """The rt code location, imported with a production environment (as its code
     server is), runs every asset job on the configured k8s executor."""

@@ -41,6 +41,7 @@ def run_command(
     )
 
 
+@pytest.mark.slow
 def test_a_day_for_two_states_prints_progress_summary_and_paths(tmp_path):
     done = run_command(
         ["-m", "rt_assets.daily", "--date", DATE, "--states", "VT,NH", "--parallel", "2",
@@ -88,6 +89,7 @@ def test_an_unknown_state_code_is_named_without_a_traceback(tmp_path):
     assert not (tmp_path / "lake").exists()
 
 
+@pytest.mark.slow
 def test_a_date_past_the_run_dates_is_refused_naming_them(tmp_path):
     done = run_command(
         ["-m", "rt_assets.daily", "--date", "2021-03-09", "--states", "VT"], tmp_path, 300
@@ -98,6 +100,7 @@ def test_a_date_past_the_run_dates_is_refused_naming_them(tmp_path):
     assert "Traceback" not in done.stderr + done.stdout
 
 
+@pytest.mark.slow
 def test_a_date_outside_the_source_says_so_without_a_traceback(tmp_path):
     # Open-ended run dates (a live source's setting) over the bundled archive.
     done = run_command(

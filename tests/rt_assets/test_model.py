@@ -129,6 +129,7 @@ def recovery():
     return true_r, observed, idata
 
 
+@pytest.mark.slow
 def test_fit_recovers_known_rt(recovery):
     true_r, observed, idata = recovery
     post = idata.posterior["r_t"].stack(sample=("chain", "draw"))
@@ -160,6 +161,7 @@ def test_fit_output_contract(recovery):
     assert diag["max_rhat"] <= 1.1 and diag["min_ess_bulk"] > 50
 
 
+@pytest.mark.slow
 def test_same_seed_same_posterior_and_tiny_preset_fails_convergence():
     observed = m.simulate(_true_r()[:60], tests=8000.0, rng=2)[["positive", "total", "excluded"]]
     first = m.fit(observed, "tiny", seed=5)

@@ -19,6 +19,9 @@ from rt_assets import assets
 from rt_assets.pipeline import ALL_ASSETS, run_daily, run_publication
 from rt_assets.summary import RT_CSV_COLUMNS
 
+# The module fixture runs the whole graph (sampling included): minutes on 2 cores.
+pytestmark = pytest.mark.slow
+
 DATE = "2020-05-15"
 STATES = ["VT", "NH"]
 HEADER = ",".join(RT_CSV_COLUMNS)
