@@ -145,6 +145,7 @@ def test_fit_recovers_known_rt(recovery):
     assert m.convergence(idata)["divergences"] == 0
 
 
+@pytest.mark.slow
 def test_fit_output_contract(recovery):
     _, observed, idata = recovery
     post = idata.posterior
