@@ -20,7 +20,7 @@ test: setup
 	uv run pytest -m "not rehearsal"
 	uv run pytest -m rehearsal
 
-# The pure tests only (under a minute): no real services, no browser, nothing slow.
+# The quick tests only (about 2 min on 2 cores): no real services, no browser, nothing slow.
 test-fast: setup
 	uv run ruff check .
 	uv run pytest -m "not services and not browser and not slow and not rehearsal"
