@@ -695,7 +695,8 @@ def test_ttl_and_active_deadline(k8s):
     assert failed["reason"] == "DeadlineExceeded"
     status = _job_status(k8s, "too-slow")
     assert status["failed"] == 1 and "active" not in status
-    assert _pods(k8s, "too-slow") == []
+    # Its running pod is deleted (gracefully: SIGTERM, then gone).
+    k8s.wait_for(lambda: _pods(k8s, "too-slow") == [], timeout=30, what="the job's pod deleted")
 
     pod = k8s.wait_for(
         lambda: (p := k8s.get("Pod", NS, "pod-deadline"))["status"]["phase"] == "Failed" and p,
@@ -706,7 +707,7 @@ def test_ttl_and_active_deadline(k8s):
         pod["status"]["reason"],
         pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"],
     ) == ("DeadlineExceeded", 137)
-    assert k8s.running_pids() == []
+    k8s.wait_for(lambda: k8s.running_pids() == [], timeout=30, what="no container left")
 
 
 @needs_runtime
