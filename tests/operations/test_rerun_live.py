@@ -56,7 +56,7 @@ def test_rerun_backfills_exactly_the_requested_partitions(dagster_server, monkey
         dagster_server.url,
         "--wait",
         "--timeout",
-        "1200",
+        "1500",
     ]
     proc = subprocess.run(
         command,
@@ -64,7 +64,7 @@ def test_rerun_backfills_exactly_the_requested_partitions(dagster_server, monkey
         env=dagster_server.env,
         capture_output=True,
         text=True,
-        timeout=1260,
+        timeout=1560,
     )
     assert proc.returncode == 0, (
         f"rerun failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}\n"
