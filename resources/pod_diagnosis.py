@@ -26,37 +26,25 @@ def failed_job_name(error: str) -> str | None:
     return match.group("job").rstrip(".") if match else None
 
 
-def _get(obj: Any, name: str) -> Any:
-    """A field of a kubernetes client model or of the same object as a plain dict."""
-    if isinstance(obj, dict):
-        camel = re.sub(r"_(\w)", lambda m: m.group(1).upper(), name)
-        return obj.get(camel, obj.get(name))
-    return getattr(obj, name, None)
-
-
 def pod_end_reasons(pods: list[Any]) -> list[str]:
-    """One line per ended container (or evicted pod): ``pod <name>: container dagster
-    OOMKilled (exit 137, memory limit 2Gi)``. Pods as client models or dicts."""
+    """One line per ended container (or evicted pod) of ``pods`` (kubernetes client
+    ``V1Pod`` models): ``pod <name>: container dagster OOMKilled (exit 137, memory limit
+    2Gi)``."""
     reasons = []
     for pod in pods:
-        name = _get(_get(pod, "metadata"), "name")
-        status = _get(pod, "status") or {}
-        limits = {
-            _get(c, "name"): _get(_get(c, "resources") or {}, "limits") or {}
-            for c in _get(_get(pod, "spec") or {}, "containers") or []
-        }
-        for container in _get(status, "container_statuses") or []:
-            ended = _get(_get(container, "state") or {}, "terminated")
-            if not ended or _get(ended, "exit_code") == 0:
+        name = pod.metadata.name
+        limits = {c.name: (c.resources and c.resources.limits) or {} for c in pod.spec.containers}
+        for container in pod.status.container_statuses or []:
+            ended = container.state and container.state.terminated
+            if not ended or ended.exit_code == 0:
                 continue
-            cname = _get(container, "name")
-            detail = f"exit {_get(ended, 'exit_code')}"
-            memory = limits.get(cname, {}).get("memory")
-            if _get(ended, "reason") == "OOMKilled" and memory:
+            detail = f"exit {ended.exit_code}"
+            memory = limits.get(container.name, {}).get("memory")
+            if ended.reason == "OOMKilled" and memory:
                 detail += f", memory limit {memory}"
-            reasons.append(f"pod {name}: container {cname} {_get(ended, 'reason')} ({detail})")
-        if _get(status, "reason"):  # the pod itself: Evicted, DeadlineExceeded ...
-            reasons.append(f"pod {name}: {_get(status, 'reason')}: {_get(status, 'message') or ''}")
+            reasons.append(f"pod {name}: container {container.name} {ended.reason} ({detail})")
+        if pod.status.reason:  # the pod itself: Evicted, DeadlineExceeded ...
+            reasons.append(f"pod {name}: {pod.status.reason}: {pod.status.message or ''}")
     return reasons
 
 
