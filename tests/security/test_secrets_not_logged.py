@@ -132,14 +132,15 @@ def pg_secret_url(postgres_server, postgres_url) -> str:
     """A PostgreSQL role that must give its password: the shared test server trusts local
     connections, so one hba line (first match) makes this one role use scram-sha-256."""
     role = f"lake_{uuid.uuid4().hex[:8]}"
-    database = sa.make_url(postgres_url).database
+    # A database of its own, owned by the role: the session's shared database may already
+    # hold the warehouse table, created by another test as another role.
+    database = role
     postgres_server.psql(f"CREATE ROLE {role} LOGIN PASSWORD '{PG_PASSWORD}';")
-    postgres_server.psql(f"GRANT ALL ON DATABASE {database} TO {role};")
-    postgres_server.psql(f"ALTER DATABASE {database} OWNER TO {role};")
+    postgres_server.psql(f"CREATE DATABASE {database} OWNER {role};")
     hba = Path(postgres_server.pgdata) / "pg_hba.conf"
     hba.write_text(f"local all {role} scram-sha-256\n" + hba.read_text())
     postgres_server.psql("SELECT pg_reload_conf();")
-    url = sa.make_url(postgres_url).set(username=role, password=PG_PASSWORD)
+    url = sa.make_url(postgres_url).set(username=role, password=PG_PASSWORD, database=database)
     wrong = url.set(password="not-the-password")
     with pytest.raises(sa.exc.OperationalError, match="password authentication failed"):
         sa.create_engine(wrong).connect().close()
