@@ -15,6 +15,7 @@ from resources.alert_sensors import (
 )
 from resources.alerts import AlertsResource
 from rt_assets.schedules import rt_daily_schedule
+from tests.fixtures.run_failure import run_failure_context
 
 
 def test_rt_daily_schedule_requests_newest_date_once():
@@ -181,20 +182,9 @@ def _failure_alert(result, instance, defs, alerts, capture_server) -> dict:
     from resources.alert_sensors import build_run_failure_alert_sensor
 
     sensor = build_run_failure_alert_sensor("ops_test_run_failures")
-    run = instance.get_run_by_id(result.run_id)
-    failure = next(
-        e.dagster_event
-        for e in instance.all_logs(result.run_id)
-        if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE
+    context = run_failure_context(
+        "ops_test_run_failures", instance, result.run_id, {"alerts": alerts}, defs
     )
-    context = dg.build_run_status_sensor_context(
-        sensor_name="ops_test_run_failures",
-        dagster_event=failure,
-        dagster_instance=instance,
-        dagster_run=run,
-        resources={"alerts": alerts},
-        repository_def=defs.get_repository_def(),
-    ).for_run_failure()
     sensor(context)
     assert len(capture_server.requests) == 1
     return capture_server.requests[0].body

@@ -44,6 +44,7 @@ from resources.alert_sensors import build_run_failure_alert_sensor
 from resources.alerts import AlertsResource
 from resources.io_manager import LakeIOManager, lake_format
 from resources.warehouse import WarehouseResource
+from tests.fixtures.run_failure import run_failure_context
 from tests.fixtures.s3 import SECRET_KEY, free_port
 from tests.operations.http_capture import start_capture_server
 
@@ -155,6 +156,20 @@ def landing_year() -> bytes:
     return header + b"".join(lines[::10])
 
 
+def _materialize_lake_year(instance, resources, run_config=None):
+    """The lake chain for ``YEAR``, with everything it prints and logs captured."""
+    with capture_everything() as captured:
+        result = dg.materialize(
+            dg.load_assets_from_modules([lake_assets]),
+            partition_key=YEAR,
+            instance=instance,
+            resources=resources,
+            run_config=run_config,
+            raise_on_error=False,
+        )
+    return result, captured
+
+
 def test_lake_on_s3_and_postgres_logs_no_secret(
     s3_env, pg_secret_url, landing_year, monkeypatch, tmp_path
 ):
@@ -165,14 +180,7 @@ def test_lake_on_s3_and_postgres_logs_no_secret(
     from lake_assets.resources import lake_resources
 
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        with capture_everything() as captured:
-            result = dg.materialize(
-                dg.load_assets_from_modules([lake_assets]),
-                partition_key=YEAR,
-                instance=instance,
-                resources=lake_resources(),
-                raise_on_error=False,
-            )
+        result, captured = _materialize_lake_year(instance, lake_resources())
         # Success is the proof that both secrets were read and used: S3 signs every
         # request with the secret key, PostgreSQL checked the password.
         assert result.success, [e.message for e in result.all_events if e.is_step_failure]
@@ -213,16 +221,8 @@ def test_warehouse_failures_name_no_password(
     }
     monkeypatch.setenv("WAREHOUSE_URL", url.render_as_string(hide_password=False))
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        with capture_everything() as captured:
-            result = dg.materialize(
-                dg.load_assets_from_modules([lake_assets]),
-                partition_key=YEAR,
-                instance=instance,
-                resources=resources,
-                # The step's network retry policy would wait up to 75 s for the same answer.
-                run_config=NO_RETRIES,
-                raise_on_error=False,
-            )
+        # The step's network retry policy would wait up to 75 s for the same answer.
+        result, captured = _materialize_lake_year(instance, resources, run_config=NO_RETRIES)
         failures = [e for e in result.all_events if e.is_step_failure]
         assert [e.step_key for e in failures] == ["lake__warehouse_delay_table"]
         error = failures[0].step_failure_data.error
@@ -245,16 +245,11 @@ def failing_asset():
 
 
 @pytest.fixture
-def failed_run(tmp_path) -> Iterator[tuple[dg.DagsterInstance, dg.DagsterRun, dg.DagsterEvent]]:
+def failed_run(tmp_path) -> Iterator[tuple[dg.DagsterInstance, str]]:
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         result = dg.materialize([failing_asset], instance=instance, raise_on_error=False)
         assert not result.success
-        failure = next(
-            e.dagster_event
-            for e in instance.all_logs(result.run_id)
-            if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE
-        )
-        yield instance, instance.get_run_by_id(result.run_id), failure
+        yield instance, result.run_id
 
 
 @pytest.fixture
@@ -268,18 +263,13 @@ def capture_server():
 
 def _evaluate_failure_sensor(failed_run) -> tuple[Exception | None, Captured]:
     """The run-failure sensor's tick, as the daemon evaluates it; the exception it raised."""
-    instance, run, failure = failed_run
+    instance, run_id = failed_run
     sensor = build_run_failure_alert_sensor("security_run_failures")
     alerts = AlertsResource(timeout_s=3)  # every setting from the environment
     defs = dg.Definitions(assets=[failing_asset], sensors=[sensor], resources={"alerts": alerts})
-    context = dg.build_run_status_sensor_context(
-        sensor_name="security_run_failures",
-        dagster_event=failure,
-        dagster_instance=instance,
-        dagster_run=run,
-        resources={"alerts": alerts},
-        repository_def=defs.get_repository_def(),
-    ).for_run_failure()
+    context = run_failure_context(
+        "security_run_failures", instance, run_id, {"alerts": alerts}, defs
+    )
     raised = None
     with capture_everything() as captured:
         try:
