@@ -39,11 +39,12 @@ from tests.k8s_emulator.apiserver import KubernetesEmulator
 from tests.rehearsal import charts, overrides
 from tests.rehearsal.image import DEFAULT_CACHE_DIR, ImageDir, assemble_image
 from tests.rehearsal.services import (
-    TcpProxy,
-    UnixSocketProxy,
+    Proxy,
     postgres_socket,
     prepare_postgres,
     rehearsal_covid_source,
+    tcp_proxy,
+    unix_socket_proxy,
 )
 
 NAMESPACE = "dagster"
@@ -69,9 +70,9 @@ class Rehearsal:
     run_date: str
     buckets: dict[str, str]
     started: float = field(default_factory=time.monotonic)
-    _pg_proxy: UnixSocketProxy | None = None
+    _pg_proxy: Proxy | None = None
     # Every process of the deployment reaches S3 through this (the test itself does not).
-    s3_path: TcpProxy | None = None
+    s3_path: Proxy | None = None
     oom_run: str = ""  # the run of the memory fault (started by one test, checked by another)
 
     # --- GraphQL -------------------------------------------------------------------------
@@ -221,7 +222,7 @@ def start_rehearsal(
     }
     rendered = charts.render_deployment(placeholders, cache_dir=cache_dir)
 
-    proxy = UnixSocketProxy(postgres_socket(postgres_server))
+    proxy = unix_socket_proxy(postgres_socket(postgres_server))
     prepare_postgres(
         postgres_server,
         {"dagster": ("dagster", pg_password), "warehouse": ("lake", warehouse_password)},
@@ -242,7 +243,7 @@ def start_rehearsal(
     )
 
     s3_url = urllib.parse.urlsplit(s3_server.endpoint)
-    s3_path = TcpProxy(s3_url.hostname, s3_url.port)
+    s3_path = tcp_proxy(s3_url.hostname, s3_url.port)
     webserver_port = free_port()
     endpoints = overrides.Endpoints(
         postgres_host="127.0.0.1",

@@ -1,9 +1,10 @@
 """The real services behind the rehearsal's deployment, and the inputs it feeds them.
 
-- :class:`UnixSocketProxy`: pgserver listens on a Unix socket only; pods reach
-  PostgreSQL over TCP at 127.0.0.1 (as they would reach a database host), so a
-  small TCP-to-socket forwarder stands in for the network path. Every byte goes
-  to the real server.
+- :class:`Proxy`: pgserver listens on a Unix socket only; pods reach PostgreSQL
+  over TCP at 127.0.0.1 (as they would reach a database host), so a small
+  TCP-to-socket forwarder stands in for the network path; the same forwarder, to a
+  TCP target, is the path to S3 that a test can cut. Every byte goes to the real
+  server.
 - :func:`prepare_postgres`: the roles and databases the install steps name
   (``dagster`` for Dagster's storage, ``lake``/``warehouse`` for the warehouse),
   with the passwords the install steps' Secrets hold.
@@ -26,16 +27,15 @@ from pathlib import Path
 import pandas as pd
 
 
-class UnixSocketProxy:
-    """Forwards TCP connections on 127.0.0.1:<port> to a Unix socket. ``cut()`` makes the
-    service unreachable (open connections reset, new ones refused at once) until
-    ``restore()``: the network path failing while the server itself keeps running."""
+class Proxy:
+    """Forwards TCP connections on 127.0.0.1:<port> to ``target``: a Unix socket path
+    (``family`` AF_UNIX) or a ``(host, port)`` (AF_INET). ``cut()`` makes the service
+    unreachable (open connections reset, new ones refused at once) until ``restore()``:
+    the network path failing while the server itself keeps running."""
 
-    family = socket.AF_UNIX
-
-    def __init__(self, socket_path: Path | str):
-        self.socket_path = str(socket_path)
-        self.target: str | tuple[str, int] = self.socket_path
+    def __init__(self, family: socket.AddressFamily, target: str | tuple[str, int]):
+        self.family = family
+        self.target = target
         self._cut = threading.Event()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -89,15 +89,12 @@ class UnixSocketProxy:
             pair.close()
 
 
-class TcpProxy(UnixSocketProxy):
-    """Forwards TCP connections on 127.0.0.1:<port> to ``host:port`` (cut/restore as
-    above): the rehearsal's path to S3, so that S3 can become unreachable for a while."""
+def unix_socket_proxy(socket_path: Path | str) -> Proxy:
+    return Proxy(socket.AF_UNIX, str(socket_path))
 
-    family = socket.AF_INET
 
-    def __init__(self, host: str, port: int):
-        super().__init__(f"{host}:{port}")
-        self.target = (host, port)
+def tcp_proxy(host: str, port: int) -> Proxy:
+    return Proxy(socket.AF_INET, (host, port))
 
 
 class _Pair:
