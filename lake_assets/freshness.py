@@ -10,12 +10,13 @@ alerts alike.
 """
 
 import datetime as dt
-import os
 
 import dagster as dg
 
+from resources.settings import lake_freshness_days
+
 WAREHOUSE_TABLE = dg.AssetKey(["lake", "warehouse_delay_table"])
-MAX_AGE = dt.timedelta(days=float(os.environ.get("LAKE_FRESHNESS_DAYS", "35")))
+MAX_AGE = dt.timedelta(days=lake_freshness_days())
 
 FRESHNESS_CHECKS = dg.build_last_update_freshness_checks(
     assets=[WAREHOUSE_TABLE],

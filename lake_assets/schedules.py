@@ -6,19 +6,19 @@ whole bronze -> warehouse chain for the newest year partition; files that land
 in between are picked up by the ``lake_landing`` sensor.
 """
 
-import os
-
 import dagster as dg
+
+from resources.settings import LAKE_SCHEDULE_CRON, lake_schedule_cron
 
 BRONZE = dg.AssetKey(["lake", "bronze_flights"])
 # bronze and everything downstream of it in this code location.
 LAKE_CHAIN = dg.AssetSelection.assets(BRONZE).downstream()
-DEFAULT_CRON = "0 7 2 * *"
+DEFAULT_CRON = LAKE_SCHEDULE_CRON.default
 
 
 @dg.schedule(
     name="lake_monthly",
-    cron_schedule=os.environ.get("LAKE_SCHEDULE_CRON", DEFAULT_CRON),
+    cron_schedule=lake_schedule_cron(),
     execution_timezone="UTC",
     target=LAKE_CHAIN,
     description="Monthly: bronze -> warehouse for the newest year partition.",

@@ -18,20 +18,17 @@ message: set it to the webserver's address as people open it.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import dagster as dg
 import requests
 
+from resources import settings
 from resources.redaction import masked_in_library_logs, redact, shown_url
-from resources.settings import dagster_ui_url
+from resources.settings import ALERT_MODES, dagster_ui_url
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-MODES = ("slack", "webhook", "log")
 
 
 @dataclass(frozen=True)
@@ -95,18 +92,18 @@ class AlertsResource(dg.ConfigurableResource):
     ui_url: str = ""  # DAGSTER_UI_URL (resources.settings.dagster_ui_url)
     timeout_s: float = 10.0
 
-    def _setting(self, value: str, env: str, default: str = "") -> str:
-        return value or os.environ.get(env, "").strip() or default
+    def _setting(self, value: str, setting: settings.Setting[str]) -> str:
+        return value or settings.get(setting)
 
     def resolved_mode(self) -> str:
-        mode = self._setting(self.mode, "ALERT_MODE").lower()
+        mode = self._setting(self.mode, settings.ALERT_MODE).lower()
         if mode:
-            if mode not in MODES:
-                raise ValueError(f"alert mode must be one of {MODES}, got {mode!r}")
+            if mode not in ALERT_MODES:
+                raise ValueError(f"alert mode must be one of {ALERT_MODES}, got {mode!r}")
             return mode
-        if self._setting(self.slack_token, "SLACK_TOKEN"):
+        if self._setting(self.slack_token, settings.SLACK_TOKEN):
             return "slack"
-        if self._setting(self.webhook_url, "ALERT_WEBHOOK_URL"):
+        if self._setting(self.webhook_url, settings.ALERT_WEBHOOK_URL):
             return "webhook"
         return "log"
 
@@ -127,12 +124,12 @@ class AlertsResource(dg.ConfigurableResource):
     def _post_slack(self, text: str) -> None:
         from dagster_slack import SlackResource
 
-        token = self._setting(self.slack_token, "SLACK_TOKEN")
-        channel = self._setting(self.slack_channel, "SLACK_CHANNEL")
+        token = self._setting(self.slack_token, settings.SLACK_TOKEN)
+        channel = self._setting(self.slack_channel, settings.SLACK_CHANNEL)
         if not token or not channel:
             raise AlertDeliveryError("Slack alerts need SLACK_TOKEN and SLACK_CHANNEL")
         client = SlackResource(token=token).get_client()
-        base = self._setting(self.slack_api_url, "SLACK_API_URL", DEFAULT_SLACK_API_URL)
+        base = self._setting(self.slack_api_url, settings.SLACK_API_URL)
         client.base_url = base if base.endswith("/") else base + "/"
         client.timeout = int(self.timeout_s)
         try:
@@ -147,7 +144,7 @@ class AlertsResource(dg.ConfigurableResource):
             raise AlertDeliveryError(f"Slack chat.postMessage refused: {refusal}")
 
     def _post_webhook(self, text: str, alert: Alert) -> None:
-        url = self._setting(self.webhook_url, "ALERT_WEBHOOK_URL")
+        url = self._setting(self.webhook_url, settings.ALERT_WEBHOOK_URL)
         payload: dict[str, Any] = {"text": text, "alert": asdict(alert)}
         if alert.run_id:
             payload["alert"]["run_url"] = run_url(self.resolved_ui_url(), alert.run_id)

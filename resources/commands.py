@@ -3,8 +3,9 @@ recorded (a local DAGSTER_HOME, where `make ui` looks) and a quiet Dagster conso
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from resources.settings import dagster_home, export_dagster_home
 
 DAGSTER_YAML = """\
 # Written by the rt / lake commands: local run storage for them and the UI.
@@ -19,10 +20,10 @@ QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 def ensure_dagster_home() -> Path:
     """``$DAGSTER_HOME``, default ``./.dagster``, with a dagster.yaml; exported for workers."""
-    home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster").resolve()
+    home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
+    export_dagster_home(home)
     return home

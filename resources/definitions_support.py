@@ -14,18 +14,16 @@ never at import time, and never touches the network.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from resources.k8s import HEAVY, STEP_KIND_TAG
-from resources.settings import deployment
-
-# rt.live ran at most 25 inference containers at once.
-DEFAULT_MAX_INFERENCE_PODS = 25
-DEFAULT_MAX_CONCURRENT_STEPS = 25
-# Finished step Jobs (and their pods and logs) are deleted this long after they
-# end, whether they succeeded or failed; the logs are in Dagster's event log.
-DEFAULT_JOB_TTL_SECONDS = 600
+from resources.settings import (
+    K8S_JOB_TTL_SECONDS,
+    K8S_MAX_CONCURRENT_STEPS,
+    RT_MAX_INFERENCE_PODS,
+    deployment,
+    get,
+)
 
 
 def checked_resources(resources: dict[str, Any]) -> dict[str, Any]:
@@ -47,24 +45,11 @@ def checked_resources(resources: dict[str, Any]) -> dict[str, Any]:
     return resources
 
 
-def _int_env(name: str, default: int, minimum: int = 1) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 def k8s_executor_config() -> dict[str, Any]:
     """Config of the production ``k8s_job_executor`` (values from the environment)."""
-    max_inference = _int_env("RT_MAX_INFERENCE_PODS", DEFAULT_MAX_INFERENCE_PODS)
+    max_inference = get(RT_MAX_INFERENCE_PODS)
     return {
-        "max_concurrent": _int_env("K8S_MAX_CONCURRENT_STEPS", DEFAULT_MAX_CONCURRENT_STEPS),
+        "max_concurrent": get(K8S_MAX_CONCURRENT_STEPS),
         # Heavy steps have their own cap inside the overall one.
         "tag_concurrency_limits": [
             {"key": STEP_KIND_TAG, "value": HEAVY, "limit": max_inference},
@@ -74,9 +59,7 @@ def k8s_executor_config() -> dict[str, Any]:
         "retries": {"enabled": {}},
         "step_k8s_config": {
             "job_spec_config": {
-                "ttl_seconds_after_finished": _int_env(
-                    "K8S_JOB_TTL_SECONDS", DEFAULT_JOB_TTL_SECONDS, minimum=0
-                ),
+                "ttl_seconds_after_finished": get(K8S_JOB_TTL_SECONDS),
                 # Retries are Dagster's (with backoff and events), never a silent
                 # Kubernetes pod restart of a half-done step.
                 "backoff_limit": 0,

@@ -5,22 +5,19 @@ Assets put ``op_tags=step_tags(HEAVY)`` (rt/inference) or ``op_tags=step_tags(LI
 reads the ``dagster-k8s/config`` tag and merges it into each step's Job: the
 "heavy queue / light queue" split rt.live ran with.
 
-Sizing of the heavy step (see README ("Running in production"), "Sizing the high-memory
-pool"): peak RSS of one state's ``rt_assets.model.fit`` with the ``full`` preset
-is measured by ``deploy/measure_inference_memory.py``; the request is 1.5x
-that peak (plus the step worker's own overhead), the limit 2x, so that a
-slightly larger state is not OOM-killed while a runaway one still is.
-
-Every value can be overridden through the environment (``K8S_HEAVY_MEMORY``
-and friends, see ``ENV``). The tags are built when the asset modules are
-imported, so they are fixed for the life of a code server: set the variables
-on the code location's deployment, where the run and step pods inherit them.
+The sizes are settings (``K8S_HEAVY_MEMORY_LIMIT`` and friends: their defaults, with
+the measurements behind the heavy step's, are in ``resources.settings.K8S_STEP``;
+README ("Running in production"), "Sizing the high-memory pool"). The tags are built
+when the asset modules are imported, so they are fixed for the life of a code server:
+set the variables on the code location's deployment, where the run and step pods
+inherit them.
 """
 
 from __future__ import annotations
 
 import json
-import os
+
+from resources.settings import k8s_step_setting
 
 HEAVY = "heavy"
 LIGHT = "light"
@@ -28,43 +25,6 @@ LIGHT = "light"
 STEP_KIND_TAG = "rt-lake/step-kind"
 K8S_CONFIG_TAG = "dagster-k8s/config"  # the key dagster-k8s reads (USER_DEFINED_K8S_CONFIG_KEY)
 POOL_LABEL = "rt-lake/pool"  # node label and taint key of the dedicated pool
-
-# Defaults. Heavy: nutpie samples 4 chains in 4 threads (full preset), so 4 CPUs;
-# memory from measurement (README ("Running in production")). Light: downloads, corrections,
-# summaries and the lake's pandas steps stay well under 1 GiB.
-DEFAULTS: dict[str, dict[str, str]] = {
-    HEAVY: {
-        "cpu_request": "4",
-        "cpu_limit": "4",
-        # Measured peak 771 MiB (NY; CA 764, TX 768; full preset with 1000 draws,
-        # 2021-03-07) + 128 MiB for the step worker; request 1.5x and limit 2x that,
-        # rounded up to 256 Mi (README ("Running in production")).
-        "memory_request": "1536Mi",
-        "memory_limit": "2Gi",
-        "ephemeral_request": "1Gi",
-        "ephemeral_limit": "4Gi",
-        "pool": "high-memory",
-        # A step that runs longer than this is stuck, not slow: rt.live's
-        # slowest states finished in well under an hour.
-        "active_deadline_s": "7200",
-    },
-    LIGHT: {
-        "cpu_request": "250m",
-        "cpu_limit": "1",
-        "memory_request": "512Mi",
-        "memory_limit": "2Gi",
-        "ephemeral_request": "256Mi",
-        "ephemeral_limit": "2Gi",
-        "pool": "",  # empty: the default pool, no selector, no toleration
-        "active_deadline_s": "3600",
-    },
-}
-
-# Environment variable for each setting: K8S_<KIND>_<SETTING>, e.g. K8S_HEAVY_MEMORY_LIMIT.
-ENV = {
-    kind: {name: f"K8S_{kind.upper()}_{name.upper()}" for name in values}
-    for kind, values in DEFAULTS.items()
-}
 
 # Non-root user of the images in docker/ (uid 10001); the root filesystem is
 # read-only, so anything that writes (pytensor's compile cache, matplotlib's
@@ -76,8 +36,7 @@ TMP_VOLUME = "tmp"
 def setting(kind: str, name: str) -> str:
     """One setting for a step kind: the environment override, else the default."""
     _check_kind(kind)
-    value = os.environ.get(ENV[kind][name], "").strip()
-    return value or DEFAULTS[kind][name]
+    return k8s_step_setting(kind, name)
 
 
 def _check_kind(kind: str) -> None:

@@ -17,9 +17,9 @@ checks stay, and resources/known_warnings.py filters exactly their supersession
 warnings.
 """
 
-import os
-
 import dagster as dg
+
+from resources.settings import rt_freshness_deadline_cron
 
 FRESH_ASSETS = [
     dg.AssetKey(["rt", "published_msgpack"]),
@@ -29,7 +29,7 @@ FRESH_ASSETS = [
 
 FRESHNESS_CHECKS = dg.build_time_partition_freshness_checks(
     assets=FRESH_ASSETS,
-    deadline_cron=os.environ.get("RT_FRESHNESS_DEADLINE_CRON", "0 9 * * *"),
+    deadline_cron=rt_freshness_deadline_cron(),
     timezone="UTC",
     severity=dg.AssetCheckSeverity.ERROR,
 )

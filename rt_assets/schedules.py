@@ -16,16 +16,16 @@ source (``COVID_SOURCE_LAST_DATE`` empty or ``open``) it starts running.
 """
 
 import datetime as dt
-import os
 
 import dagster as dg
 
+from resources.settings import RT_SCHEDULE_CRON, rt_schedule_cron
 from rt_assets.partitions import COVERAGE_IS_OPEN, date_partitions
 
 SCHEDULE_NAME = "rt_daily"
 # Runs of an earlier tick that do not stop a later one from asking again.
 RETRIED_BY_A_LATER_TICK = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-DEFAULT_CRON = "0 6 * * *"
+DEFAULT_CRON = RT_SCHEDULE_CRON.default
 PHASE_1 = dg.AssetSelection.assets(
     dg.AssetKey(["rt", "raw_counts"]), dg.AssetKey(["rt", "processed_counts"])
 )
@@ -46,7 +46,7 @@ def newest_date(
 
 @dg.schedule(
     name=SCHEDULE_NAME,
-    cron_schedule=os.environ.get("RT_SCHEDULE_CRON", DEFAULT_CRON),
+    cron_schedule=rt_schedule_cron(),
     execution_timezone="UTC",
     target=PHASE_1,
     default_status=(

@@ -23,11 +23,13 @@ from typing import Any
 import msgpack
 from upath import UPath
 
+from resources import settings
+
 DOCUMENT_FORMAT = "rtlive-msgpack/1"
 DATA_FILE = "rt.msgpack"
 BUNDLE_FILES = ("index.html", "app.js", "app.css")
 SERIES = ("mean", "median", "lower_80", "upper_80")
-DIST_ENV = "RT_SITE_DIST"
+DIST_ENV = settings.RT_SITE_DIST.name
 BUILD_HINT = "run `make setup` (or `cd site && npm ci && npm run build`)"
 
 CONTENT_TYPES = {
@@ -45,7 +47,7 @@ class SiteError(ValueError):
 
 def dist_dir() -> Path:
     """The built front end: ``RT_SITE_DIST``, or ``site/dist`` of this checkout."""
-    configured = os.environ.get(DIST_ENV, "").strip()
+    configured = settings.site_dist()
     if configured:
         return Path(configured)
     return Path(__file__).resolve().parents[1] / "site" / "dist"

@@ -15,11 +15,12 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import os
 from dataclasses import dataclass
 from importlib import resources
 
 import pandas as pd
+
+from resources import settings
 
 # 50 states plus DC: the regions rt.live published.
 STATES: tuple[str, ...] = (
@@ -33,7 +34,7 @@ STATES: tuple[str, ...] = (
 # end of the run dates (COVID_SOURCE_LAST_DATE, rt_assets/partitions.py).
 BUNDLED_LAST_DATE = "2021-03-07"
 BUNDLED_ARCHIVE = f"covidtracking_all_states_history_{BUNDLED_LAST_DATE}.csv.gz"
-SOURCE_ENV = "COVID_SOURCE"
+SOURCE_ENV = settings.COVID_SOURCE.name
 
 ARCHIVE = "archive"
 V1 = "v1"
@@ -61,7 +62,7 @@ def bundled_archive_path() -> str:
 
 def source_location() -> str:
     """``COVID_SOURCE`` (a path or URL), or the bundled archive; read when called."""
-    return os.environ.get(SOURCE_ENV, "").strip() or bundled_archive_path()
+    return settings.covid_source() or bundled_archive_path()
 
 
 def fetch_source(location: str, timeout_s: float = 60.0) -> bytes:
