@@ -20,14 +20,18 @@ def run(variant: str, region: str, preset_name: str, seed: int, out_dir: Path, r
     import pymc as pm
 
     from benchmarks import _data, _rtlive
+    from resources.settings import sampler_cores
     from rt_assets import model as m
+    from rt_assets.logs import quiet_model_compilation
+
+    quiet_model_compilation()
 
     preset = m.get_preset(preset_name)
     observed = _data.observed(region, run_date)
     builder_name, sampler = _rtlive.VARIANTS[variant]
     loaded = time.perf_counter()
     if variant == "product":
-        idata = m.fit(observed, preset, seed=seed, region=region)
+        idata = m.fit(observed, preset, seed=seed, region=region, cores=sampler_cores() or None)
         sampling_s = float(idata.posterior.attrs["sampling_seconds"])
     else:
         model = _rtlive.BUILDERS[builder_name](observed)

@@ -20,6 +20,9 @@ import pytensor
 import pytensor.tensor as pt
 
 from rt_assets import model as m
+from rt_assets.logs import quiet_model_compilation
+
+quiet_model_compilation()  # the benchmarks build and compile the model in this process
 
 
 def _convolution_ready_gt(gt: np.ndarray, n: int) -> np.ndarray:

@@ -17,6 +17,9 @@ from pathlib import Path
 
 from benchmarks import _data
 from rt_assets import model as m
+from rt_assets.logs import quiet_model_compilation
+
+quiet_model_compilation()  # this benchmark compiles the model in this process
 
 RUN_BY_DEFAULT = False  # ~3 minutes per state
 OUT = Path(__file__).parent / "out"

@@ -25,6 +25,7 @@ import time
 CHILD = r"""
 import sys
 from rt_assets import corrections, model, sources
+from rt_assets.logs import quiet_model_compilation
 from resources.io_manager import CODECS
 
 state, preset, run_date = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -34,6 +35,7 @@ with open(sources.bundled_archive_path(), "rb") as fh:
 processed = corrections.process_counts(table, run_date)
 observed = corrections.observed_for_model(processed, state)
 seed = model.rt_seed(run_date, state)
+quiet_model_compilation()
 idata = model.fit(observed, preset=model.get_preset(preset), seed=seed, region=state)
 blob = CODECS["netcdf"].dumps(idata)
 print(f"days={len(observed)} netcdf_bytes={len(blob)}")

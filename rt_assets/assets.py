@@ -10,6 +10,7 @@ import hashlib
 import arviz as az
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from resources.io_manager import (
     CODECS,
@@ -22,19 +23,58 @@ from resources.io_manager import (
 from resources.k8s import HEAVY, LIGHT, step_tags
 from resources.retries import HEAVY as HEAVY_STEP
 from resources.retries import NETWORK, retry_policy
+from resources.settings import sampler_cores, sampler_preset_name
 from rt_assets import corrections, publication, sources, summary
-from rt_assets.model import MODEL_VERSION, convergence, fit, get_preset, peak_rss_mib, rt_seed
+from rt_assets.logs import quiet_model_compilation
+from rt_assets.model import (
+    MODEL_VERSION,
+    PRESETS,
+    SamplerPreset,
+    convergence,
+    fit,
+    get_preset,
+    peak_rss_mib,
+    rt_seed,
+)
 from rt_assets.partitions import by_date, date_and_state, date_partitions, date_state_partitions
 
 GROUP = "rt"
 OWNERS = ["team:rt"]
 KEY_PREFIX = "rt"
 
+# This module is where a process that fits the model loads it (code server, step worker).
+quiet_model_compilation()
+
 
 class RtStagingPolicy(dg.ConfigurableResource):
     """How far a state's latest Rt may move from yesterday's publication without a warning."""
 
     max_rt_change: float = publication.DEFAULT_MAX_CHANGE
+
+
+class RtSampler(dg.ConfigurableResource):
+    """The sampler settings of rt/inference: a named preset and the threads one fit may use.
+
+    Defaults: `RT_SAMPLER_PRESET` (default fast) and `RT_SAMPLER_CORES` (default 0, one
+    thread per chain), read when the resource is built; a run's config may override them.
+    """
+
+    preset: str = Field(
+        default_factory=sampler_preset_name,
+        description=f"sampler preset: {', '.join(sorted(PRESETS))}",
+    )
+    cores: int = Field(
+        default_factory=sampler_cores,
+        description="threads for one fit's chains; 0 is one per chain (the result is the same)",
+    )
+
+    def sampler_preset(self) -> SamplerPreset:
+        try:
+            return get_preset(self.preset)
+        except ValueError as exc:
+            raise dg.Failure(
+                description=f"rt_sampler.preset (RT_SAMPLER_PRESET): {exc}", allow_retries=False
+            ) from None
 
 
 def _lake(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> LakeIOManager:
@@ -169,18 +209,19 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
     description=(
         "Posterior of the rt.live generative model for one state and run date (ArviZ "
         "InferenceData with model version and preset in its attributes), sampled with the "
-        "preset named by RT_SAMPLER_PRESET (default fast). Stored at "
+        "preset of the rt_sampler resource (default RT_SAMPLER_PRESET, else fast). Stored at "
         "`<LAKE_URL>/rt/inference/<date>/<state>.nc`."
     ),
 )
 def inference(
-    context: dg.AssetExecutionContext, processed_counts: pd.DataFrame
+    context: dg.AssetExecutionContext, rt_sampler: RtSampler, processed_counts: pd.DataFrame
 ) -> az.InferenceData:
     run_date, state = date_and_state(context.partition_key)
-    preset, seed = get_preset(), rt_seed(run_date, state)
+    preset, seed = rt_sampler.sampler_preset(), rt_seed(run_date, state)
     context.log.info(f"{state} {run_date}: sampling with preset {preset.name}, seed {seed}")
+    observed = corrections.observed_for_model(processed_counts, state)
     try:
-        idata = fit(corrections.observed_for_model(processed_counts, state), preset, seed, state)
+        idata = fit(observed, preset, seed, state, cores=rt_sampler.cores or None)
     except ValueError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     attrs = idata.posterior.attrs
@@ -268,8 +309,15 @@ def _missing_states(context: dg.AssetExecutionContext, run_date: str, present: s
     return reasons
 
 
+UNKNOWN = "unknown"
+
+
 def _inference_metadata(context: dg.AssetExecutionContext, run_date: str, states: list[str]):
-    """Model version and preset recorded by the rt/inference runs behind ``states``."""
+    """Model versions and presets recorded by the rt/inference runs behind ``states``.
+
+    Only what was recorded: a state whose materialization lacks a value adds "unknown",
+    never the current code's version or the current preset (the posterior may be older).
+    """
     versions, presets = set(), set()
     for state in states:
         records = context.instance.fetch_materializations(
@@ -279,16 +327,14 @@ def _inference_metadata(context: dg.AssetExecutionContext, run_date: str, states
             ),
             limit=1,
         ).records
-        if records and records[0].asset_materialization:
-            meta = records[0].asset_materialization.metadata
-            if "model_version" in meta:
-                versions.add(str(meta["model_version"].value))
-            if "preset" in meta:
-                presets.add(str(meta["preset"].value))
-    return (
-        ",".join(sorted(versions)) or MODEL_VERSION,
-        ",".join(sorted(presets)) or get_preset().name,
-    )
+        meta = (
+            records[0].asset_materialization.metadata
+            if records and records[0].asset_materialization
+            else {}
+        )
+        versions.add(str(meta["model_version"].value) if "model_version" in meta else UNKNOWN)
+        presets.add(str(meta["preset"].value) if "preset" in meta else UNKNOWN)
+    return ",".join(sorted(versions)) or UNKNOWN, ",".join(sorted(presets)) or UNKNOWN
 
 
 @dg.asset(

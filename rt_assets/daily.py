@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -103,11 +102,12 @@ def main(
         states_list = parse_states(args.states, list(STATES))
     except ValueError as exc:
         parser.error(str(exc))
-    from rt_assets.model import PRESET_ENV, get_preset
+    from resources.settings import sampler_preset_name
+    from rt_assets.model import get_preset
     from rt_assets.partitions import date_partitions, run_dates_text
 
     try:
-        preset = get_preset(args.preset)
+        preset = get_preset(args.preset or sampler_preset_name())
     except ValueError as exc:
         parser.error(str(exc))
     if not date_partitions.has_partition_key(args.date):
@@ -115,14 +115,17 @@ def main(
             f"run date {args.date} is not a partition of rt (run dates {run_dates_text()}: "
             "COVID_SOURCE_LAST_DATE, docs/configuration.md)"
         )
-    # Worker processes and the inference step read the preset from the environment.
-    os.environ[PRESET_ENV] = preset.name
     home = ensure_dagster_home()
-    return run_day(args.date, states_list, args.parallel, args.approve_warnings, home)
+    return run_day(args.date, states_list, args.parallel, args.approve_warnings, home, preset.name)
 
 
 def run_day(
-    run_date: str, states: list[str], parallel: int, approve_warnings: bool, home: Path
+    run_date: str,
+    states: list[str],
+    parallel: int,
+    approve_warnings: bool,
+    home: Path,
+    preset_name: str,
 ) -> int:
     import dagster as dg
 
@@ -131,7 +134,7 @@ def run_day(
     from rt_assets.pipeline import run_daily
     from rt_assets.sources import source_location
 
-    preset = get_preset()
+    preset = get_preset(preset_name)
     at_once = min(parallel, len(states))
     print(
         f"rt run {run_date}: {len(states)} state{'s' if len(states) > 1 else ''}, "
@@ -148,6 +151,7 @@ def run_day(
             approve_warnings=approve_warnings,
             parallel_states=parallel,
             progress=display,
+            sampler_preset=preset.name,
         )
     return print_summary(result, time.monotonic() - started, preset.name, home)
 

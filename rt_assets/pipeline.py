@@ -118,10 +118,16 @@ def _materialize(phase: str, partition_key: str, instance, resources, run_config
     )
 
 
+def sampler_config(preset: str | None) -> dict[str, Any]:
+    """Run config choosing the ``rt_sampler`` resource's preset; empty for its default."""
+    return {"resources": {"rt_sampler": {"config": {"preset": preset}}}} if preset else {}
+
+
 def _state_run(job: tuple, instance: dg.DagsterInstance, resources: dict) -> tuple:
-    run_date, state = job
+    run_date, state, run_config = job
     started = time.perf_counter()
-    result = _materialize("state", date_state_key(run_date, state), instance, resources)
+    key = date_state_key(run_date, state)
+    result = _materialize("state", key, instance, resources, run_config)
     failure = "" if result.success else _failure(result)
     return state, round(time.perf_counter() - started, 1), result.run_id, failure
 
@@ -173,6 +179,7 @@ def _run_states(
     parallel_states: int,
     out: DailyResult,
     progress: ProgressCallback,
+    run_config: dict[str, Any],
 ) -> None:
     def started(i: int) -> None:
         progress(Progress("started", 2, states[i], message=f"{i + 1}/{len(states)}"))
@@ -187,7 +194,7 @@ def _run_states(
             initializer=_init_worker,
             initargs=(instance.get_ref(), logging.getLogger().getEffectiveLevel()),
         ) as pool:
-            futures = [pool.submit(_state_in_worker, (run_date, s)) for s in states]
+            futures = [pool.submit(_state_in_worker, (run_date, s, run_config)) for s in states]
             # The pool starts states in submission order, one as each worker frees up.
             for i in range(workers):
                 started(i)
@@ -200,7 +207,7 @@ def _run_states(
             log.info("an ephemeral instance cannot be shared with workers: one state at a time")
         for i, state in enumerate(states):
             started(i)
-            _record(out, _state_run((run_date, state), instance, resources), progress)
+            _record(out, _state_run((run_date, state, run_config), instance, resources), progress)
     # Completion order is the workers' business; the result lists states as asked.
     out.states_ok.sort(key=states.index)
     out.state_seconds = {s: out.state_seconds[s] for s in states if s in out.state_seconds}
@@ -225,6 +232,7 @@ def run_daily(
     approve_warnings: bool = False,
     parallel_states: int = 1,
     progress: ProgressCallback | None = None,
+    sampler_preset: str | None = None,
 ) -> DailyResult:
     """Materialize the whole graph for ``run_date`` and ``states``; never raises on a step.
 
@@ -235,6 +243,9 @@ def run_daily(
 
     ``progress`` receives each phase and each state's start and end (``Progress``), in
     this process, as they happen; None logs them.
+
+    ``sampler_preset`` names the inference steps' preset (run config of the
+    ``rt_sampler`` resource); None keeps the resource's default (RT_SAMPLER_PRESET).
     """
     parallel = parallel_states > 1 and len(states) > 1
     if parallel and resources is not None:
@@ -257,7 +268,16 @@ def run_daily(
     at_once = min(parallel_states, len(states)) if instance.is_persistent else 1
     how = f", {at_once} at a time" if at_once > 1 else ""
     progress(Progress("phase", 2, message=f"inference for {len(states)} states{how}"))
-    _run_states(run_date, states, instance, resources, parallel_states, out, progress)
+    _run_states(
+        run_date,
+        states,
+        instance,
+        resources,
+        parallel_states,
+        out,
+        progress,
+        sampler_config(sampler_preset),
+    )
     progress(Progress("phase", 3, message=f"national CSV, staging, promotion for {run_date}"))
     result = run_publication(run_date, instance, resources, approve_warnings)
     out.run_ids.append(result.run_id)

@@ -11,7 +11,7 @@ from typing import Any
 from resources.alerts import AlertsResource
 from resources.definitions_support import checked_resources
 from resources.io_manager import LakeIOManager
-from rt_assets.assets import RtStagingPolicy
+from rt_assets.assets import RtSampler, RtStagingPolicy
 
 
 def rt_resources() -> dict[str, Any]:
@@ -22,5 +22,6 @@ def rt_resources() -> dict[str, Any]:
             "io_manager": LakeIOManager(),
             "alerts": AlertsResource(),
             "rt_staging_policy": RtStagingPolicy(),
+            "rt_sampler": RtSampler(),
         }
     )

@@ -98,21 +98,31 @@ def test_renewal_op_matches_rtlive_formula_and_its_gradient():
     )
 
 
-def test_presets_and_errors(monkeypatch):
+def test_presets_and_errors():
     full = m.get_preset("full")
     assert (full.chains, full.low_rank, full.strict_gate) == (4, True, True)
     rtlive = m.get_preset("rtlive")
     assert (rtlive.chains, rtlive.tune, rtlive.draws, rtlive.target_accept) == (4, 700, 200, 0.95)
     assert not rtlive.low_rank and not rtlive.strict_gate
-    monkeypatch.delenv("RT_SAMPLER_PRESET", raising=False)
     assert m.get_preset().name == "fast"
-    monkeypatch.setenv("RT_SAMPLER_PRESET", "full")
-    assert m.get_preset().name == "full"
-    monkeypatch.setenv("RT_SAMPLER_PRESET", "nope")
     with pytest.raises(ValueError, match="known presets: fast, full"):
-        m.get_preset()
+        m.get_preset("nope")
     with pytest.raises(ValueError, match="'bogus'"):
         m.get_preset("bogus")
+
+
+def test_the_model_package_reads_no_environment(monkeypatch):
+    # The preset is the caller's choice (the rt_sampler resource), never the environment's.
+    monkeypatch.setenv("RT_SAMPLER_PRESET", "full")
+    assert m.get_preset().name == "fast"
+
+
+def test_build_returns_the_prepared_data_beside_the_model():
+    observed = m.simulate(pd.Series(1.1, pd.date_range("2020-03-01", periods=40)))
+    built = m.build(observed)
+    assert isinstance(built.data, m.PreparedData)
+    assert len(built.data.dates) == built.model.dim_lengths["date"].eval()
+    assert not hasattr(built.model, "rt_prepared")
 
 
 def test_rt_seed_is_stable_and_distinct():
