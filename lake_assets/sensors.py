@@ -1,8 +1,8 @@
 """Sensors of the lake code location.
 
-- ``lake_landing``: watches ``<LAKE_URL>/landing/`` (a local folder or an S3
-  prefix, through fsspec/UPath) and starts bronze -> warehouse for the year of
-  each new or changed file (logic in landing.py).
+- ``lake_landing``: watches ``<lake>/landing/`` (a local folder or an S3
+  prefix, in the IO manager's lake: ``LakeIOManager.store()``) and starts
+  bronze -> warehouse for the year of each new or changed file (logic in landing.py).
 - ``lake_freshness_checks``: evaluates freshness.py's checks.
 - ``lake_check_alerts`` / ``lake_run_failure_alerts``: alerts.
 """
@@ -10,24 +10,21 @@
 import dagster as dg
 from upath import UPath
 
+from lake_assets.assets import LANDING
 from lake_assets.freshness import FRESHNESS_CHECKS
 from lake_assets.landing import LandedFile, dump_cursor, fingerprint, load_cursor, plan_landing
 from lake_assets.schedules import BRONZE, LAKE_CHAIN
 from resources.alert_sensors import build_check_alert_sensor, build_run_failure_alert_sensor
-from resources.settings import lake_url
+from resources.io_manager import LakeIOManager
+from resources.lake_store import LakeStore
 
 
 def list_landing(folder: UPath) -> list[LandedFile]:
     """Top-level files of the landing folder with their version fingerprints."""
-    if not folder.exists():
-        return []
-    files = []
-    for info in folder.fs.ls(folder.path, detail=True):
-        if info.get("type") != "file":
-            continue
-        name = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
-        files.append(LandedFile(name, fingerprint(info)))
-    return files
+    return [
+        LandedFile(str(info["name"]).rstrip("/").rsplit("/", 1)[-1], fingerprint(info))
+        for info in LakeStore.list_files(folder)
+    ]
 
 
 @dg.sensor(
@@ -40,8 +37,10 @@ def list_landing(folder: UPath) -> list[LandedFile]:
         "(new or changed; each version once)."
     ),
 )
-def lake_landing_sensor(context: dg.SensorEvaluationContext):
-    folder = UPath(lake_url()) / "landing"
+def lake_landing_sensor(
+    context: dg.SensorEvaluationContext, io_manager: dg.ResourceParam[LakeIOManager]
+):
+    folder = io_manager.store().folder(LANDING)
     partitions_def = context.repository_def.asset_graph.get(BRONZE).partitions_def
     known = set(partitions_def.get_partition_keys())
     plan = plan_landing(list_landing(folder), load_cursor(context.cursor), known)

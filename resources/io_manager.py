@@ -1,20 +1,19 @@
 """One IO manager for the whole lake: each asset in its natural file format.
 
-Objects live at ``<LAKE_URL>/<asset key path>/<partition path>.<ext>``; a
+Objects live at ``<base_url>/<asset key path>/<partition path>.<ext>``; a
 date x state partition ``2021-01-15|NY`` becomes ``2021-01-15/NY``. The base
 URL is a local folder or any fsspec URL (``s3://bucket/prefix``), so the same
-code runs on a laptop and against S3.
+code runs on a laptop and against S3. ``LakeIOManager.store()`` is the one way
+to that base: the assets, sensors and tools that read or stream lake objects
+past the IO manager get their ``LakeStore`` (resources/lake_store.py) from it,
+so a configured ``base_url`` holds for every object.
 
 The format of an asset is declared once, in its definition metadata, under
 ``LAKE_FORMAT_KEY`` (see ``lake_format``); the reader of a downstream input
 uses the upstream definition's metadata, so reader and writer always agree.
 
-Writes are atomic. The object is serialised to bytes in memory first (a
-serialisation error never touches the store), then:
-- on a local filesystem, written to a hidden temporary file in the same folder
-  and renamed over the final name (``os.replace`` is atomic on POSIX);
-- on an object store, uploaded with one PUT (or a multipart upload that only
-  becomes visible when completed), which S3 makes visible all at once.
+Writes are atomic (``LakeStore.write_bytes``). The object is serialised to
+bytes in memory first, so a serialisation error never touches the store.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +29,7 @@ import dagster as dg
 from dagster import InputContext, OutputContext
 from upath import UPath
 
+from resources.lake_store import EXTENSIONS, LakeStore, is_local, local_path, with_extension
 from resources.settings import configured_lake_url, is_local_lake, lake_url
 
 LAKE_FORMAT_KEY = "lake/format"
@@ -132,18 +131,18 @@ def _identity(data: bytes) -> bytes:
 
 
 CODECS: dict[str, Codec] = {
-    "parquet": Codec(".parquet", _parquet_dumps, _parquet_loads),
-    "csv": Codec(".csv", _csv_dumps, _csv_loads),
-    "netcdf": Codec(".nc", _netcdf_dumps, _netcdf_loads),
-    "msgpack": Codec(".msgpack", _msgpack_dumps, _msgpack_loads),
-    "json": Codec(".json", _json_dumps, _json_loads),
+    "parquet": Codec(EXTENSIONS["parquet"], _parquet_dumps, _parquet_loads),
+    "csv": Codec(EXTENSIONS["csv"], _csv_dumps, _csv_loads),
+    "netcdf": Codec(EXTENSIONS["netcdf"], _netcdf_dumps, _netcdf_loads),
+    "msgpack": Codec(EXTENSIONS["msgpack"], _msgpack_dumps, _msgpack_loads),
+    "json": Codec(EXTENSIONS["json"], _json_dumps, _json_loads),
     # Raw snapshots, stored byte for byte as fetched.
-    "raw_csv": Codec(".csv", _identity, _identity),
-    "raw_csv_gz": Codec(".csv.gz", _identity, _identity),
-    "raw_bytes": Codec(".bin", _identity, _identity),
+    "raw_csv": Codec(EXTENSIONS["raw_csv"], _identity, _identity),
+    "raw_csv_gz": Codec(EXTENSIONS["raw_csv_gz"], _identity, _identity),
+    "raw_bytes": Codec(EXTENSIONS["raw_bytes"], _identity, _identity),
     # Charts beside the data they draw: a file in the lake, linked from the metadata, not
     # base64 inside every materialization event.
-    "png": Codec(".png", _identity, _identity),
+    "png": Codec(EXTENSIONS["png"], _identity, _identity),
 }
 
 
@@ -166,38 +165,11 @@ def _format_of(context: InputContext | OutputContext) -> str:
     return str(fmt)
 
 
-def atomic_write_bytes(path: UPath, data: bytes) -> None:
-    """Write ``data`` so that readers see either the old object or the whole new one."""
-    if path.protocol in ("", "file", "local"):
-        target = os.fspath(path.path if hasattr(path, "path") else path)
-        folder = os.path.dirname(target)
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".{os.path.basename(target)}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-    else:
-        # A single object PUT (or a multipart upload) only becomes visible under
-        # its key once complete, so a crash mid-upload leaves nothing there.
-        path.fs.pipe_file(path.path, data)
-
-
 def link(path: UPath) -> dg.MetadataValue:
     """Metadata that points at a stored object: a path in a local lake, else its URL."""
-    if path.protocol in ("", "file", "local"):
-        return dg.MetadataValue.path(os.fspath(path.path if hasattr(path, "path") else path))
+    if is_local(path):
+        return dg.MetadataValue.path(local_path(path))
     return dg.MetadataValue.url(str(path))
-
-
-def read_bytes(path: UPath) -> bytes:
-    return path.fs.cat_file(path.path)
 
 
 class LakeIOManager(dg.ConfigurableIOManager):
@@ -205,9 +177,9 @@ class LakeIOManager(dg.ConfigurableIOManager):
 
     base_url: str = ""
 
-    def _base(self) -> UPath:
-        url = self.base_url or lake_url()
-        return UPath(url)
+    def store(self) -> LakeStore:
+        """The lake this IO manager stores into: ``base_url``, else ``LAKE_URL`` or ``./.lake``."""
+        return LakeStore(self.base_url or lake_url())
 
     def production_problems(self) -> list[str]:
         """Why this lake is wrong for production (empty: fine): never ``./.lake``."""
@@ -219,7 +191,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
         return []
 
     def _manager(self) -> _LakeUPathIOManager:
-        return _LakeUPathIOManager(self._base())
+        return _LakeUPathIOManager(self.store())
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         self._manager().handle_output(context, obj)
@@ -227,39 +199,41 @@ class LakeIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: InputContext) -> Any:
         return self._manager().load_input(context)
 
-    def path_for(self, asset_key: dg.AssetKey | str, partition: str | None, fmt: str) -> UPath:
-        """Where ``asset_key`` (and partition, ``|`` separated for multi-partitions) lives."""
-        return object_path(self._base(), asset_key, partition, fmt)
-
-
-def object_path(
-    base: UPath | str, asset_key: dg.AssetKey | str, partition: str | None, fmt: str
-) -> UPath:
-    if isinstance(asset_key, str):
-        asset_key = dg.AssetKey.from_user_string(asset_key)
-    path = UPath(base).joinpath(*asset_key.path)
-    if partition:
-        path = path.joinpath(*partition.split("|"))
-    return path.with_name(path.name + CODECS[fmt].extension)
-
 
 class _LakeUPathIOManager(dg.UPathIOManager):
-    extension = None  # decided per asset from its metadata
+    """UPathIOManager with a per-asset extension, reading and writing through the store.
+
+    Still overrides three private methods, for want of a public API in Dagster 1.13:
+    ``_get_multipartition_backcompat_paths`` (no switch to turn off the pre-1.0
+    multi-partition paths), ``_handle_transition_to_partitioned_asset`` (no switch to
+    skip its per-write existence probe) and ``_load_partition_from_path`` (no hook for
+    the failure of a missing partition).
+    """
+
+    extension = None  # decided per asset from its metadata; added by the two hooks below
+
+    def __init__(self, store: LakeStore) -> None:
+        super().__init__(base_path=store.base)
+        self.store = store
 
     def make_safe_partition_path(self, base_path: UPath, partition: str) -> UPath:
         from dagster._core.storage.upath_io_manager import escape_dotdot_segments
 
         return super().make_safe_partition_path(base_path, escape_dotdot_segments(partition))
 
-    def _suffix(self, context: InputContext | OutputContext, path: UPath) -> UPath:
-        return path.with_name(path.name + CODECS[_format_of(context)].extension)
+    def get_asset_relative_path(self, context: InputContext | OutputContext) -> UPath:
+        path = super().get_asset_relative_path(context)
+        # A partitioned asset's path is a folder; its partitions get the extension.
+        return path if context.has_asset_partitions else with_extension(path, _format_of(context))
 
-    def _get_path(self, context: InputContext | OutputContext) -> UPath:
-        return self._suffix(context, super()._get_path(context))
+    def get_path_for_partition(
+        self, context: InputContext | OutputContext, path: UPath, partition: str
+    ) -> UPath:
+        partition_path = super().get_path_for_partition(context, path, partition)
+        return with_extension(partition_path, _format_of(context))
 
-    def _get_paths_for_partitions(self, context: InputContext | OutputContext) -> dict[str, UPath]:
-        paths = super()._get_paths_for_partitions(context)
-        return {key: self._suffix(context, path) for key, path in paths.items()}
+    def path_exists(self, path: UPath) -> bool:
+        return self.store.exists(path)
 
     def _get_multipartition_backcompat_paths(self, context):  # noqa: ANN001
         return {}
@@ -274,7 +248,7 @@ class _LakeUPathIOManager(dg.UPathIOManager):
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         codec = CODECS[_format_of(context)]
         data = codec.dumps(obj)
-        atomic_write_bytes(path, data)
+        self.store.write_bytes(path, data)
         context.add_output_metadata(
             {"bytes": dg.MetadataValue.int(len(data)), "uri": dg.MetadataValue.path(str(path))}
         )
@@ -294,7 +268,7 @@ class _LakeUPathIOManager(dg.UPathIOManager):
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
         codec = CODECS[_format_of(context)]
         try:
-            data = read_bytes(path)
+            data = self.store.read_bytes(path)
         except FileNotFoundError:
             partition = context.asset_partition_key if context.has_asset_partitions else None
             raise missing_upstream(context, partition, path) from None

@@ -15,10 +15,8 @@ from pydantic import Field
 from resources.io_manager import (
     CODECS,
     LakeIOManager,
-    atomic_write_bytes,
     lake_format,
     link,
-    read_bytes,
 )
 from resources.k8s import HEAVY, LIGHT, step_tags
 from resources.retries import HEAVY as HEAVY_STEP
@@ -126,9 +124,10 @@ def _md_table(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
 )
 def raw_counts(context: dg.AssetExecutionContext) -> bytes:
     run_date = context.partition_key
-    existing = _lake(context).path_for(context.asset_key, run_date, "raw_csv_gz")
-    if existing.exists():
-        data, origin = read_bytes(existing), f"kept existing snapshot {existing}"
+    store = _lake(context).store()
+    existing = store.path(context.asset_key, run_date, "raw_csv_gz")
+    if store.exists(existing):
+        data, origin = store.read_bytes(existing), f"kept existing snapshot {existing}"
     else:
         location = sources.source_location()
         context.log.info(f"fetching COVID source {location}")
@@ -273,8 +272,9 @@ def summary_table(
     last = summary.latest(rows)
     # The chart is a file beside the table: ~30 KB of base64 in every materialization event
     # would make the event log (and each UI page that loads it) carry the pictures.
-    chart = _lake(context).path_for(context.asset_key, context.partition_key, "png")
-    atomic_write_bytes(chart, summary.rt_plot_png(rows, f"Rt {state}, run {run_date}"))
+    store = _lake(context).store()
+    chart = store.path(context.asset_key, context.partition_key, "png")
+    store.write_bytes(chart, summary.rt_plot_png(rows, f"Rt {state}, run {run_date}"))
     context.add_output_metadata(
         {
             "rows": len(rows),
@@ -293,14 +293,14 @@ def summary_table(
 
 def _missing_states(context: dg.AssetExecutionContext, run_date: str, present: set[str]) -> dict:
     """Why each state without a summary for ``run_date`` is missing."""
-    lake = _lake(context)
+    store = _lake(context).store()
     reasons = {}
     for state in date_state_partitions.get_partitions_def_for_dimension(
         "state"
     ).get_partition_keys():
         if state in present:
             continue
-        stored = lake.path_for("rt/inference", f"{run_date}|{state}", "netcdf").exists()
+        stored = store.exists(store.path("rt/inference", f"{run_date}|{state}", "netcdf"))
         reasons[state] = (
             "posterior stored but no summary: failed its convergence check (or the summary step)"
             if stored
@@ -426,21 +426,23 @@ def staged_msgpack(context: dg.AssetExecutionContext, national_csv: pd.DataFrame
 
 def load_stored(lake: LakeIOManager, key: str, partition: str, fmt: str):
     """A stored partition, read directly (checks and look-backs outside the input graph)."""
-    path = lake.path_for(key, partition, fmt)
-    if not path.exists():
+    store = lake.store()
+    path = store.path(key, partition, fmt)
+    if not store.exists(path):
         raise dg.Failure(
             f"{key} partition {partition} is not stored at {path}: materialize {key} for "
             f"{partition} first",
             allow_retries=False,
         )
-    return CODECS[fmt].loads(read_bytes(path))
+    return CODECS[fmt].loads(store.read_bytes(path))
 
 
 def previous_publication(lake: LakeIOManager, run_date: str) -> dict | None:
     """Yesterday's published msgpack document, or None when there is none."""
     day_before = (pd.Timestamp(run_date) - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-    path = lake.path_for("rt/published_msgpack", day_before, "msgpack")
-    return CODECS["msgpack"].loads(read_bytes(path)) if path.exists() else None
+    store = lake.store()
+    path = store.path("rt/published_msgpack", day_before, "msgpack")
+    return CODECS["msgpack"].loads(store.read_bytes(path)) if store.exists(path) else None
 
 
 class PromotionConfig(dg.Config):
@@ -495,7 +497,8 @@ def published(context: dg.AssetExecutionContext, config: PromotionConfig, staged
     except publication.PromotionRefused as exc:
         raise dg.Failure(description=str(exc)) from None
     context.log.info(verdict)
-    national = read_bytes(lake.path_for("rt/national_csv", run_date, "csv"))
+    store = lake.store()
+    national = store.read_bytes(store.path("rt/national_csv", run_date, "csv"))
     meta = {"verdict": verdict, "warnings": len(warnings)}
     yield dg.Output(
         staged_msgpack,

@@ -129,17 +129,18 @@ def run_day(
 ) -> int:
     import dagster as dg
 
-    from resources.settings import lake_url
+    from resources.io_manager import LakeIOManager
     from rt_assets.model import get_preset
     from rt_assets.pipeline import run_daily
     from rt_assets.sources import source_location
 
     preset = get_preset(preset_name)
+    lake = LakeIOManager().store().base
     at_once = min(parallel, len(states))
     print(
         f"rt run {run_date}: {len(states)} state{'s' if len(states) > 1 else ''}, "
         f"preset {preset.name}, {at_once} at a time\n"
-        f"  source {source_location()}\n  lake {lake_url()}\n  DAGSTER_HOME {home}",
+        f"  source {source_location()}\n  lake {lake}\n  DAGSTER_HOME {home}",
         flush=True,
     )
     started = time.monotonic()
@@ -159,22 +160,21 @@ def run_day(
 def print_summary(result, elapsed: float, preset: str, home: Path) -> int:
     """Each state's latest Rt (or why it has none) and where the outputs are; the exit status."""
     import pandas as pd
-    from upath import UPath
 
-    from resources.io_manager import object_path
-    from resources.settings import lake_url
+    from resources.io_manager import LakeIOManager
 
-    day, base = result.run_date, lake_url()
-    national_path = object_path(base, "rt/national_csv", day, "csv")
-    csv_path = object_path(base, "rt/published_csv", day, "csv")
-    msgpack_path = object_path(base, "rt/published_msgpack", day, "msgpack")
+    # The lake of the rt location's IO manager, configured as run_daily's definitions are.
+    day, store = result.run_date, LakeIOManager().store()
+    national_path = store.path("rt/national_csv", day, "csv")
+    csv_path = store.path("rt/published_csv", day, "csv")
+    msgpack_path = store.path("rt/published_msgpack", day, "msgpack")
     print(f"\nrt run {day} finished in {format_duration(elapsed)} (preset {preset})")
     if not result.counts_ok:
         print(f"not run: {result.publish_error}", file=sys.stderr)
         return 1
     latest = {}
     table = csv_path if result.published else national_path
-    if table.exists():  # not published: what the national CSV holds, if it was written
+    if store.exists(table):  # not published: what the national CSV holds, if it was written
         national = pd.read_csv(str(table))
         latest = {region: rows.iloc[-1] for region, rows in national.groupby("region")}
     print("state  latest Rt: mean [80% HDI]        step time")
@@ -192,7 +192,7 @@ def print_summary(result, elapsed: float, preset: str, home: Path) -> int:
     print(f"national CSV:      {national_path}")
     print(f"published CSV:     {csv_path}")
     print(f"published msgpack: {msgpack_path}")
-    print(f"web page:          {UPath(base).joinpath('rt', 'site', day, 'index.html')}")
+    print(f"web page:          {store.folder('rt', 'site', day, 'index.html')}")
     print("  look at it with:  uv run python -m rt_assets.serve_site")
     print(f"Dagster runs in {home} (open the UI with `make ui`)")
     return 1 if result.states_failed else 0

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from upath import UPath
 
-from resources.settings import is_local_lake, lake_url
+from resources.io_manager import LakeIOManager
+from resources.lake_store import LakeStore, local_path
 from rt_assets.site import CONTENT_TYPES
 
 SITE_PATH = ("rt", "site")
@@ -46,8 +47,13 @@ def make_server(directory: Path, port: int = 0, quiet: bool = False) -> http.ser
     return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
 
 
+def lake_store(base_url: str | None = None) -> LakeStore:
+    """The lake the rt location's IO manager stores into, or the one at ``base_url``."""
+    return LakeIOManager(base_url=base_url or "").store()
+
+
 def site_root(base_url: str | None = None) -> UPath:
-    return UPath(base_url or lake_url()).joinpath(*SITE_PATH)
+    return lake_store(base_url).folder(*SITE_PATH)
 
 
 def built_dates(root: UPath) -> list[str]:
@@ -73,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lake", default=None, help="lake base URL (default: LAKE_URL or ./.lake)")
     args = parser.parse_args(argv)
 
-    root = site_root(args.lake)
+    store = lake_store(args.lake)
+    root = store.folder(*SITE_PATH)
     dates = built_dates(root)
     if not dates:
         print(
@@ -89,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     folder = root / date
     with tempfile.TemporaryDirectory(prefix="rt-site-") as tmp:
-        directory = Path(folder.path) if is_local_lake(str(root)) else local_copy(folder, Path(tmp))
+        directory = Path(local_path(folder)) if store.is_local else local_copy(folder, Path(tmp))
         server = make_server(directory, args.port)
         port = server.server_address[1]
         print(f"Serving the Rt page for {date} from {folder}", flush=True)

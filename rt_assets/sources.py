@@ -21,6 +21,7 @@ from importlib import resources
 import pandas as pd
 
 from resources import settings
+from resources.lake_store import is_gzip
 
 # 50 states plus DC: the regions rt.live published.
 STATES: tuple[str, ...] = (
@@ -81,10 +82,6 @@ def fetch_source(location: str, timeout_s: float = 60.0) -> bytes:
         return path.read_bytes()
     except FileNotFoundError as exc:
         raise SourceError(f"COVID source {location} does not exist (set {SOURCE_ENV})") from exc
-
-
-def is_gzip(data: bytes) -> bool:
-    return data[:2] == b"\x1f\x8b"
 
 
 def gzip_bytes(data: bytes) -> bytes:

@@ -25,7 +25,8 @@ from lake_assets.cleaning import (
     usable_cpus,
 )
 from lake_assets.schema import CSV_HEADER, SILVER_SCHEMA
-from resources.lake_files import CHUNK, atomic_copy_local, atomic_write_stream, copy_stream
+from resources.lake_files import CHUNK, copy_stream
+from resources.lake_store import LakeStore
 
 from .test_adapter_cleaning import row
 
@@ -228,13 +229,13 @@ def test_copy_stream_hashes_and_counts_what_it_writes(tmp_path):
     assert stats.lines == data.count(b"\n") and stats.bytes == len(data)
 
     target = UPath(tmp_path / "bronze" / "2013.csv")
-    assert atomic_write_stream(io.BytesIO(data), target) == stats
+    assert LakeStore.write_stream(io.BytesIO(data), target) == stats
     assert target.read_bytes() == data
 
     landed = tmp_path / "landing.csv"
     landed.write_bytes(data)
     again = UPath(tmp_path / "bronze" / "2014.csv")
-    assert atomic_copy_local(str(landed), again) == stats
+    assert LakeStore.write_local_file(str(landed), again) == stats
     assert again.read_bytes() == data
     assert sorted(p.name for p in (tmp_path / "bronze").iterdir()) == ["2013.csv", "2014.csv"]
 
@@ -248,7 +249,7 @@ def test_atomic_copy_leaves_nothing_when_the_source_fails(tmp_path):
 
     target = UPath(tmp_path / "bronze" / "2013.csv")
     with pytest.raises(OSError, match="connection reset"):
-        atomic_write_stream(Failing(b"x" * (CHUNK + 10)), target)
+        LakeStore.write_stream(Failing(b"x" * (CHUNK + 10)), target)
     assert not target.exists()
     assert list((tmp_path / "bronze").iterdir()) == []
 

@@ -86,23 +86,30 @@ def test_landing_sensor_starts_one_run_per_new_file(tmp_path, monkeypatch):
 
     sensor = defs.get_sensor_def("lake_landing")
     repo = defs.get_repository_def()
+    # As the daemon does: the sensor gets the resources it requires, here the IO manager
+    # whose lake it watches.
+    watching = {"io_manager": repo.get_top_level_resources()["io_manager"]}
     (lake / "landing").mkdir(parents=True)
     (lake / "landing" / "2013.csv").write_text("FL_DATE,DEP_DELAY\n2013-01-01,3\n")
     (lake / "landing" / "readme.txt").write_text("not a year")
     with dg.instance_for_test() as instance:
         first = sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, repository_def=repo)
+            dg.build_sensor_context(instance=instance, repository_def=repo, resources=watching)
         )
         assert [r.partition_key for r in first.run_requests] == ["2013"]
         assert first.run_requests[0].tags["lake/landing-file"] == "2013.csv"
         second = sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, repository_def=repo, cursor=first.cursor)
+            dg.build_sensor_context(
+                instance=instance, repository_def=repo, resources=watching, cursor=first.cursor
+            )
         )
         assert not second.run_requests
         # A new version of the same file is a new run with a new run key.
         (lake / "landing" / "2013.csv").write_text("FL_DATE,DEP_DELAY\n2013-01-02,5\n")
         third = sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, repository_def=repo, cursor=second.cursor)
+            dg.build_sensor_context(
+                instance=instance, repository_def=repo, resources=watching, cursor=second.cursor
+            )
         )
         assert [r.partition_key for r in third.run_requests] == ["2013"]
         assert third.run_requests[0].run_key != first.run_requests[0].run_key

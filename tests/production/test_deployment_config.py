@@ -232,7 +232,7 @@ def test_production_resources_refuse_local_fallbacks(monkeypatch):
     monkeypatch.setenv("WAREHOUSE_URL", "postgresql+psycopg://rt:example-pw@db.internal/warehouse")
     resources = lake_resources()
     # The IO manager resolves to the production bucket, not ./.lake.
-    assert str(resources["io_manager"]._base()) == "s3://rt-lake-prod-rt/lake"
+    assert str(resources["io_manager"].store().base) == "s3://rt-lake-prod-rt/lake"
 
 
 def test_each_location_is_checked_only_for_the_resources_it_uses(monkeypatch):

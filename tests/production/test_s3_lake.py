@@ -19,7 +19,8 @@ import pytest
 from botocore.exceptions import ClientError
 from upath import UPath
 
-from resources.io_manager import LakeIOManager, atomic_write_bytes, lake_format
+from resources.io_manager import LakeIOManager, lake_format
+from resources.lake_store import LakeStore
 
 pytestmark = pytest.mark.services
 
@@ -81,7 +82,7 @@ def _pending_uploads(s3_env, key):
 def test_failed_multipart_upload_leaves_old_object(s3_env):
     key = "prod/big/object.bin"
     path = UPath(f"{s3_env.lake_url}/big/object.bin")
-    atomic_write_bytes(path, b"version 1")
+    LakeStore.write_bytes(path, b"version 1")
 
     fs = path.fs
     fs.connect()
@@ -95,7 +96,7 @@ def test_failed_multipart_upload_leaves_old_object(s3_env):
     fs.s3.meta.events.register("before-parameter-build.s3.UploadPart", fail_second_part)
     try:
         with pytest.raises(ConnectionResetError):
-            atomic_write_bytes(path, os.urandom(LARGE))
+            LakeStore.write_bytes(path, os.urandom(LARGE))
     finally:
         fs.s3.meta.events.unregister("before-parameter-build.s3.UploadPart", fail_second_part)
     assert 2 in calls, "the write never reached its second part: not a multipart upload"
@@ -108,7 +109,7 @@ CHILD = textwrap.dedent(
     """
     import os, sys, time
     from upath import UPath
-    from resources.io_manager import atomic_write_bytes
+    from resources.lake_store import LakeStore
 
     url, marker, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
     path = UPath(url)
@@ -122,7 +123,7 @@ CHILD = textwrap.dedent(
             time.sleep(600)
 
     fs.s3.meta.events.register("before-parameter-build.s3.UploadPart", stall)
-    atomic_write_bytes(path, os.urandom(size))
+    LakeStore.write_bytes(path, os.urandom(size))
     """
 )
 

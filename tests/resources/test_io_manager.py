@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resources.io_manager import LakeIOManager, atomic_write_bytes, lake_format, object_path
+from resources.io_manager import LakeIOManager, lake_format
+from resources.lake_store import LakeStore
 
 dates = dg.DailyPartitionsDefinition(start_date="2021-01-01", end_date="2021-01-05")
 states = dg.StaticPartitionsDefinition(["CA", "NY"])
@@ -42,12 +43,16 @@ def national(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_paths_follow_asset_key_and_partition(tmp_path):
-    assert str(object_path(tmp_path, "rt/inference", "2021-01-15|NY", "netcdf")) == str(
+    store = LakeIOManager(base_url=str(tmp_path)).store()
+    assert str(store.path("rt/inference", "2021-01-15|NY", "netcdf")) == str(
         tmp_path / "rt" / "inference" / "2021-01-15" / "NY.nc"
     )
-    assert str(object_path("s3://bucket/pre", "lake/silver_flights", "2013", "parquet")) == (
+    s3 = LakeStore("s3://bucket/pre")
+    assert str(s3.path(dg.AssetKey(["lake", "silver_flights"]), "2013", "parquet")) == (
         "s3://bucket/pre/lake/silver_flights/2013.parquet"
     )
+    assert str(s3.path("rt/site", "2021-03-07")) == "s3://bucket/pre/rt/site/2021-03-07"
+    assert not s3.is_local and LakeStore(tmp_path).is_local
 
 
 def test_round_trip_in_natural_formats(tmp_path):
@@ -83,13 +88,27 @@ def test_failed_write_leaves_previous_file_intact(tmp_path, monkeypatch):
     from upath import UPath
 
     target = UPath(tmp_path / "a" / "b.csv")
-    atomic_write_bytes(target, b"good\n")
+    LakeStore.write_bytes(target, b"good\n")
 
     def boom(fd):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", boom)
     with pytest.raises(OSError, match="disk full"):
-        atomic_write_bytes(target, b"half-written")
+        LakeStore.write_bytes(target, b"half-written")
     assert (tmp_path / "a" / "b.csv").read_bytes() == b"good\n"
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b.csv"]
+
+
+def test_gzip_is_told_by_its_magic_bytes(tmp_path):
+    import gzip
+
+    from upath import UPath
+
+    from resources.lake_store import is_gzip
+
+    packed, plain = UPath(tmp_path / "a.csv.gz"), UPath(tmp_path / "a.csv")
+    LakeStore.write_bytes(packed, gzip.compress(b"a,b\n"))
+    LakeStore.write_bytes(plain, b"a,b\n")
+    assert LakeStore.is_gzip(packed) and not LakeStore.is_gzip(plain)
+    assert is_gzip(gzip.compress(b"")) and not is_gzip(b"")

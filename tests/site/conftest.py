@@ -7,13 +7,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from resources.io_manager import LakeIOManager, atomic_write_bytes, object_path
+from resources.io_manager import LakeIOManager
 from rt_assets.site_assets import PUBLISHED_MSGPACK, rt_site
 
 
 def publish(lake: Path, date: str, data: bytes) -> Path:
-    path = object_path(str(lake), PUBLISHED_MSGPACK, date, "msgpack")
-    atomic_write_bytes(path, data)
+    store = LakeIOManager(base_url=str(lake)).store()
+    path = store.path(PUBLISHED_MSGPACK, date, "msgpack")
+    store.write_bytes(path, data)
     return Path(path.path)
 
 

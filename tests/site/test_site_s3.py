@@ -10,7 +10,7 @@ import urllib.request
 import dagster as dg
 import pytest
 
-from resources.io_manager import LakeIOManager, atomic_write_bytes, object_path
+from resources.io_manager import LakeIOManager
 from rt_assets.site_assets import PUBLISHED_MSGPACK, rt_site
 from tests.site.documents import make_document, pack
 from tests.site.test_serve_site import REPO_ROOT
@@ -22,7 +22,8 @@ DATE = "2021-03-07"
 
 def test_site_in_s3_has_content_types_and_serves(s3_env):
     data = pack(make_document(run_date=DATE, states=["NY", "CA", "TX"]))
-    atomic_write_bytes(object_path(s3_env.lake_url, PUBLISHED_MSGPACK, DATE, "msgpack"), data)
+    store = LakeIOManager().store()
+    store.write_bytes(store.path(PUBLISHED_MSGPACK, DATE, "msgpack"), data)
     result = dg.materialize(
         [rt_site], partition_key=DATE, resources={"io_manager": LakeIOManager()}
     )
