@@ -24,9 +24,10 @@ def main() -> int:
     home = ensure_dagster_home()
     import dagster as dg
 
-    from lake_assets import assets
+    from lake_assets import assets, keys
     from lake_assets.definitions import defs
     from lake_assets.warehouse import TABLE_NAME
+    from resources.settings import lake_url
 
     selection = [a for a in dg.load_assets_from_modules([assets])]
     resources = defs.resources
@@ -53,7 +54,7 @@ def main() -> int:
                     print(f"{event.step_key} failed: {message}", file=sys.stderr)
             print(f"lake demo failed; run {result.run_id} is in the UI (make ui)", file=sys.stderr)
             return 1
-        anomalies = result.asset_value(dg.AssetKey(["lake", "delay_anomalies"]))
+        anomalies = result.asset_value(keys.DELAY_ANOMALIES)
     meta = {
         m.step_key: m.event_specific_data.materialization.metadata
         for m in result.get_asset_materialization_events()
@@ -72,8 +73,7 @@ def main() -> int:
         f"ARIMA {int(anomalies['arima_flag'].sum())}; "
         f"worst: {_worst(flagged)}"
     )
-    lake = resources["io_manager"].store().folder("lake")
-    print(f"files under {lake}/ (anomaly charts: lake/delay_anomalies/{DEMO_YEAR}/)")
+    print(f"files under {lake_url()}/lake/ (anomaly charts: lake/delay_anomalies/{DEMO_YEAR}/)")
     print(f"Dagster run in {home} (open the UI with `make ui`)")
     return 0
 

@@ -13,9 +13,10 @@ import datetime as dt
 
 import dagster as dg
 
+from lake_assets import keys
 from resources.settings import lake_freshness_days
 
-WAREHOUSE_TABLE = dg.AssetKey(["lake", "warehouse_delay_table"])
+WAREHOUSE_TABLE = keys.WAREHOUSE_DELAY_TABLE
 MAX_AGE = dt.timedelta(days=lake_freshness_days())
 
 FRESHNESS_CHECKS = dg.build_last_update_freshness_checks(

@@ -8,9 +8,10 @@ in between are picked up by the ``lake_landing`` sensor.
 
 import dagster as dg
 
+from lake_assets import keys
 from resources.settings import LAKE_SCHEDULE_CRON, lake_schedule_cron
 
-BRONZE = dg.AssetKey(["lake", "bronze_flights"])
+BRONZE = keys.BRONZE_FLIGHTS
 # bronze and everything downstream of it in this code location.
 LAKE_CHAIN = dg.AssetSelection.assets(BRONZE).downstream()
 DEFAULT_CRON = LAKE_SCHEDULE_CRON.default

@@ -10,69 +10,30 @@ import hashlib
 import arviz as az
 import dagster as dg
 import pandas as pd
-from pydantic import Field
 
 from resources.io_manager import (
     CODECS,
     LakeIOManager,
+    atomic_write_bytes,
     lake_format,
     link,
+    read_bytes,
 )
 from resources.k8s import HEAVY, LIGHT, step_tags
 from resources.retries import HEAVY as HEAVY_STEP
 from resources.retries import NETWORK, retry_policy
-from resources.settings import sampler_cores, sampler_preset_name
-from rt_assets import corrections, publication, sources, summary
-from rt_assets.logs import quiet_model_compilation
-from rt_assets.model import (
-    MODEL_VERSION,
-    PRESETS,
-    SamplerPreset,
-    convergence,
-    fit,
-    get_preset,
-    peak_rss_mib,
-    rt_seed,
-)
+from rt_assets import corrections, keys, publication, sources, summary
+from rt_assets.model import MODEL_VERSION, convergence, fit, get_preset, peak_rss_mib, rt_seed
 from rt_assets.partitions import by_date, date_and_state, date_partitions, date_state_partitions
 
 GROUP = "rt"
 OWNERS = ["team:rt"]
-KEY_PREFIX = "rt"
-
-# This module is where a process that fits the model loads it (code server, step worker).
-quiet_model_compilation()
 
 
 class RtStagingPolicy(dg.ConfigurableResource):
     """How far a state's latest Rt may move from yesterday's publication without a warning."""
 
     max_rt_change: float = publication.DEFAULT_MAX_CHANGE
-
-
-class RtSampler(dg.ConfigurableResource):
-    """The sampler settings of rt/inference: a named preset and the threads one fit may use.
-
-    Defaults: `RT_SAMPLER_PRESET` (default fast) and `RT_SAMPLER_CORES` (default 0, one
-    thread per chain), read when the resource is built; a run's config may override them.
-    """
-
-    preset: str = Field(
-        default_factory=sampler_preset_name,
-        description=f"sampler preset: {', '.join(sorted(PRESETS))}",
-    )
-    cores: int = Field(
-        default_factory=sampler_cores,
-        description="threads for one fit's chains; 0 is one per chain (the result is the same)",
-    )
-
-    def sampler_preset(self) -> SamplerPreset:
-        try:
-            return get_preset(self.preset)
-        except ValueError as exc:
-            raise dg.Failure(
-                description=f"rt_sampler.preset (RT_SAMPLER_PRESET): {exc}", allow_retries=False
-            ) from None
 
 
 def _lake(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> LakeIOManager:
@@ -103,7 +64,7 @@ def _md_table(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
 
 
 @dg.asset(
-    key_prefix=KEY_PREFIX,
+    key=keys.RAW_COUNTS,
     group_name=GROUP,
     partitions_def=date_partitions,
     owners=OWNERS,
@@ -124,10 +85,9 @@ def _md_table(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
 )
 def raw_counts(context: dg.AssetExecutionContext) -> bytes:
     run_date = context.partition_key
-    store = _lake(context).store()
-    existing = store.path(context.asset_key, run_date, "raw_csv_gz")
-    if store.exists(existing):
-        data, origin = store.read_bytes(existing), f"kept existing snapshot {existing}"
+    existing = _lake(context).path_for(context.asset_key, run_date, "raw_csv_gz")
+    if existing.exists():
+        data, origin = read_bytes(existing), f"kept existing snapshot {existing}"
     else:
         location = sources.source_location()
         context.log.info(f"fetching COVID source {location}")
@@ -153,7 +113,8 @@ def raw_counts(context: dg.AssetExecutionContext) -> bytes:
 
 
 @dg.asset(
-    key_prefix=KEY_PREFIX,
+    key=keys.PROCESSED_COUNTS,
+    ins={"raw_counts": dg.AssetIn(key=keys.RAW_COUNTS)},
     group_name=GROUP,
     partitions_def=date_partitions,
     owners=OWNERS,
@@ -169,7 +130,8 @@ def raw_counts(context: dg.AssetExecutionContext) -> bytes:
     ),
 )
 def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd.DataFrame:
-    table = sources.read_source(raw_counts, name=f"rt/raw_counts {context.partition_key}")
+    name = f"{keys.RAW_COUNTS.to_user_string()} {context.partition_key}"
+    table = sources.read_source(raw_counts, name=name)
     processed = corrections.process_counts(table, context.partition_key)
     excluded = corrections.exclusion_summary(processed)
     unknown = corrections.unknown_regions(sources.as_of(table, context.partition_key))
@@ -193,10 +155,10 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
 
 
 @dg.asset(
-    key_prefix=KEY_PREFIX,
+    key=keys.INFERENCE,
     group_name=GROUP,
     partitions_def=date_state_partitions,
-    ins={"processed_counts": dg.AssetIn(key_prefix=KEY_PREFIX, partition_mapping=by_date)},
+    ins={"processed_counts": dg.AssetIn(key=keys.PROCESSED_COUNTS, partition_mapping=by_date)},
     owners=OWNERS,
     kinds={"pymc", "netcdf"},
     code_version=MODEL_VERSION,
@@ -208,19 +170,18 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
     description=(
         "Posterior of the rt.live generative model for one state and run date (ArviZ "
         "InferenceData with model version and preset in its attributes), sampled with the "
-        "preset of the rt_sampler resource (default RT_SAMPLER_PRESET, else fast). Stored at "
+        "preset named by RT_SAMPLER_PRESET (default fast). Stored at "
         "`<LAKE_URL>/rt/inference/<date>/<state>.nc`."
     ),
 )
 def inference(
-    context: dg.AssetExecutionContext, rt_sampler: RtSampler, processed_counts: pd.DataFrame
+    context: dg.AssetExecutionContext, processed_counts: pd.DataFrame
 ) -> az.InferenceData:
     run_date, state = date_and_state(context.partition_key)
-    preset, seed = rt_sampler.sampler_preset(), rt_seed(run_date, state)
+    preset, seed = get_preset(), rt_seed(run_date, state)
     context.log.info(f"{state} {run_date}: sampling with preset {preset.name}, seed {seed}")
-    observed = corrections.observed_for_model(processed_counts, state)
     try:
-        idata = fit(observed, preset, seed, state, cores=rt_sampler.cores or None)
+        idata = fit(corrections.observed_for_model(processed_counts, state), preset, seed, state)
     except ValueError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     attrs = idata.posterior.attrs
@@ -244,13 +205,12 @@ def inference(
 
 
 @dg.asset(
-    name="summary",
-    key_prefix=KEY_PREFIX,
+    key=keys.SUMMARY,
     group_name=GROUP,
     partitions_def=date_state_partitions,
     ins={
-        "inference": dg.AssetIn(key_prefix=KEY_PREFIX),
-        "processed_counts": dg.AssetIn(key_prefix=KEY_PREFIX, partition_mapping=by_date),
+        "inference": dg.AssetIn(key=keys.INFERENCE),
+        "processed_counts": dg.AssetIn(key=keys.PROCESSED_COUNTS, partition_mapping=by_date),
     },
     owners=OWNERS,
     kinds={"pandas", "parquet"},
@@ -272,9 +232,8 @@ def summary_table(
     last = summary.latest(rows)
     # The chart is a file beside the table: ~30 KB of base64 in every materialization event
     # would make the event log (and each UI page that loads it) carry the pictures.
-    store = _lake(context).store()
-    chart = store.path(context.asset_key, context.partition_key, "png")
-    store.write_bytes(chart, summary.rt_plot_png(rows, f"Rt {state}, run {run_date}"))
+    chart = _lake(context).path_for(context.asset_key, context.partition_key, "png")
+    atomic_write_bytes(chart, summary.rt_plot_png(rows, f"Rt {state}, run {run_date}"))
     context.add_output_metadata(
         {
             "rows": len(rows),
@@ -293,14 +252,14 @@ def summary_table(
 
 def _missing_states(context: dg.AssetExecutionContext, run_date: str, present: set[str]) -> dict:
     """Why each state without a summary for ``run_date`` is missing."""
-    store = _lake(context).store()
+    lake = _lake(context)
     reasons = {}
     for state in date_state_partitions.get_partitions_def_for_dimension(
         "state"
     ).get_partition_keys():
         if state in present:
             continue
-        stored = store.exists(store.path("rt/inference", f"{run_date}|{state}", "netcdf"))
+        stored = lake.path_for(keys.INFERENCE, f"{run_date}|{state}", "netcdf").exists()
         reasons[state] = (
             "posterior stored but no summary: failed its convergence check (or the summary step)"
             if stored
@@ -309,41 +268,36 @@ def _missing_states(context: dg.AssetExecutionContext, run_date: str, present: s
     return reasons
 
 
-UNKNOWN = "unknown"
-
-
 def _inference_metadata(context: dg.AssetExecutionContext, run_date: str, states: list[str]):
-    """Model versions and presets recorded by the rt/inference runs behind ``states``.
-
-    Only what was recorded: a state whose materialization lacks a value adds "unknown",
-    never the current code's version or the current preset (the posterior may be older).
-    """
+    """Model version and preset recorded by the rt/inference runs behind ``states``."""
     versions, presets = set(), set()
     for state in states:
         records = context.instance.fetch_materializations(
             dg.AssetRecordsFilter(
-                asset_key=dg.AssetKey(["rt", "inference"]),
+                asset_key=keys.INFERENCE,
                 asset_partitions=[f"{run_date}|{state}"],
             ),
             limit=1,
         ).records
-        meta = (
-            records[0].asset_materialization.metadata
-            if records and records[0].asset_materialization
-            else {}
-        )
-        versions.add(str(meta["model_version"].value) if "model_version" in meta else UNKNOWN)
-        presets.add(str(meta["preset"].value) if "preset" in meta else UNKNOWN)
-    return ",".join(sorted(versions)) or UNKNOWN, ",".join(sorted(presets)) or UNKNOWN
+        if records and records[0].asset_materialization:
+            meta = records[0].asset_materialization.metadata
+            if "model_version" in meta:
+                versions.add(str(meta["model_version"].value))
+            if "preset" in meta:
+                presets.add(str(meta["preset"].value))
+    return (
+        ",".join(sorted(versions)) or MODEL_VERSION,
+        ",".join(sorted(presets)) or get_preset().name,
+    )
 
 
 @dg.asset(
-    key_prefix=KEY_PREFIX,
+    key=keys.NATIONAL_CSV,
     group_name=GROUP,
     partitions_def=date_partitions,
     ins={
         "summaries": dg.AssetIn(
-            key=dg.AssetKey(["rt", "summary"]),
+            key=keys.SUMMARY,
             partition_mapping=by_date,
             metadata={"allow_missing_partitions": True},
         )
@@ -390,10 +344,10 @@ def national_csv(
 
 
 @dg.asset(
-    key_prefix=KEY_PREFIX,
+    key=keys.STAGED_MSGPACK,
     group_name=GROUP,
     partitions_def=date_partitions,
-    ins={"national_csv": dg.AssetIn(key_prefix=KEY_PREFIX)},
+    ins={"national_csv": dg.AssetIn(key=keys.NATIONAL_CSV)},
     owners=OWNERS,
     kinds={"msgpack"},
     code_version="1",
@@ -424,25 +378,24 @@ def staged_msgpack(context: dg.AssetExecutionContext, national_csv: pd.DataFrame
     return doc
 
 
-def load_stored(lake: LakeIOManager, key: str, partition: str, fmt: str):
+def load_stored(lake: LakeIOManager, key: dg.AssetKey, partition: str, fmt: str):
     """A stored partition, read directly (checks and look-backs outside the input graph)."""
-    store = lake.store()
-    path = store.path(key, partition, fmt)
-    if not store.exists(path):
+    path = lake.path_for(key, partition, fmt)
+    if not path.exists():
+        name = key.to_user_string()
         raise dg.Failure(
-            f"{key} partition {partition} is not stored at {path}: materialize {key} for "
+            f"{name} partition {partition} is not stored at {path}: materialize {name} for "
             f"{partition} first",
             allow_retries=False,
         )
-    return CODECS[fmt].loads(store.read_bytes(path))
+    return CODECS[fmt].loads(read_bytes(path))
 
 
 def previous_publication(lake: LakeIOManager, run_date: str) -> dict | None:
     """Yesterday's published msgpack document, or None when there is none."""
     day_before = (pd.Timestamp(run_date) - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-    store = lake.store()
-    path = store.path("rt/published_msgpack", day_before, "msgpack")
-    return CODECS["msgpack"].loads(store.read_bytes(path)) if store.exists(path) else None
+    path = lake.path_for(keys.PUBLISHED_MSGPACK, day_before, "msgpack")
+    return CODECS["msgpack"].loads(read_bytes(path)) if path.exists() else None
 
 
 class PromotionConfig(dg.Config):
@@ -455,10 +408,10 @@ class PromotionConfig(dg.Config):
     name="rt__published",
     group_name=GROUP,
     partitions_def=date_partitions,
-    ins={"staged_msgpack": dg.AssetIn(key_prefix=KEY_PREFIX)},
+    ins={"staged_msgpack": dg.AssetIn(key=keys.STAGED_MSGPACK)},
     outs={
         "published_msgpack": dg.AssetOut(
-            key=dg.AssetKey(["rt", "published_msgpack"]),
+            key=keys.PUBLISHED_MSGPACK,
             owners=OWNERS,
             kinds={"msgpack"},
             code_version="1",
@@ -470,7 +423,7 @@ class PromotionConfig(dg.Config):
             ),
         ),
         "published_csv": dg.AssetOut(
-            key=dg.AssetKey(["rt", "published_csv"]),
+            key=keys.PUBLISHED_CSV,
             owners=OWNERS,
             kinds={"csv"},
             code_version="1",
@@ -482,7 +435,7 @@ class PromotionConfig(dg.Config):
             ),
         ),
     },
-    deps=[dg.AssetKey(["rt", "national_csv"])],
+    deps=[keys.NATIONAL_CSV],
     op_tags=step_tags(LIGHT),
     required_resource_keys={"io_manager", "rt_staging_policy"},
 )
@@ -497,8 +450,7 @@ def published(context: dg.AssetExecutionContext, config: PromotionConfig, staged
     except publication.PromotionRefused as exc:
         raise dg.Failure(description=str(exc)) from None
     context.log.info(verdict)
-    store = lake.store()
-    national = store.read_bytes(store.path("rt/national_csv", run_date, "csv"))
+    national = read_bytes(lake.path_for(keys.NATIONAL_CSV, run_date, "csv"))
     meta = {"verdict": verdict, "warnings": len(warnings)}
     yield dg.Output(
         staged_msgpack,

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from rt_assets import assets, publication
+from rt_assets import assets, keys, publication
 from rt_assets.model import PRESETS, convergence, gate
 from rt_assets.partitions import date_partitions, date_state_partitions
 
@@ -30,7 +30,7 @@ def inference_converged(context: dg.AssetCheckExecutionContext) -> dg.AssetCheck
     # Read by path: a check's input would not be loaded for the run's partition.
     partition = _partition(context)
     inference = assets.load_stored(
-        context.resources.io_manager, "rt/inference", partition, "netcdf"
+        context.resources.io_manager, keys.INFERENCE, partition, "netcdf"
     )
     diag = convergence(inference)
     preset_name = str(inference.posterior.attrs.get("preset", ""))
@@ -64,7 +64,7 @@ def inference_converged(context: dg.AssetCheckExecutionContext) -> dg.AssetCheck
 def staged_vs_previous(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     run_date = _partition(context)
     staged_msgpack = assets.load_stored(
-        context.resources.io_manager, "rt/staged_msgpack", run_date, "msgpack"
+        context.resources.io_manager, keys.STAGED_MSGPACK, run_date, "msgpack"
     )
     previous = assets.previous_publication(context.resources.io_manager, run_date)
     threshold = context.resources.rt_staging_policy.max_rt_change

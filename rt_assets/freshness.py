@@ -20,12 +20,9 @@ warnings.
 import dagster as dg
 
 from resources.settings import rt_freshness_deadline_cron
+from rt_assets import keys
 
-FRESH_ASSETS = [
-    dg.AssetKey(["rt", "published_msgpack"]),
-    dg.AssetKey(["rt", "published_csv"]),
-    dg.AssetKey(["rt", "national_csv"]),
-]
+FRESH_ASSETS = [keys.PUBLISHED_MSGPACK, keys.PUBLISHED_CSV, keys.NATIONAL_CSV]
 
 FRESHNESS_CHECKS = dg.build_time_partition_freshness_checks(
     assets=FRESH_ASSETS,

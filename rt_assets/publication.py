@@ -1,7 +1,7 @@
-"""National CSV, the msgpack document, and the staging comparison (pure, no Dagster).
+"""National CSV and the staging comparison (pure, no Dagster).
 
-The msgpack document (``rtlive-msgpack/1``) is documented in README ("The rt.live pipeline") and
-INTERFACES.md. Staging compares each state's latest Rt with the previous day's
+The msgpack document (``rtlive-msgpack/1``) has its own module, ``msgpack_format``. Staging
+compares each state's latest Rt with the previous day's
 publication; promotion to production is refused while warnings stand unless a
 person approves them.
 """
@@ -15,13 +15,7 @@ import pandas as pd
 
 from rt_assets.summary import RT_CSV_COLUMNS
 
-DOCUMENT_FORMAT = "rtlive-msgpack/1"
 DEFAULT_MAX_CHANGE = 0.2
-RT_SERIES = ("mean", "median", "lower_80", "upper_80")
-# Optional per-state series (added within rtlive-msgpack/1: readers that do not know them
-# ignore them): the corrected daily positives and tests the model saw, and its expected
-# infections (posterior mean, on the positives' scale). A day without a value is nil.
-COUNT_SERIES = ("positive", "tests", "infections")
 
 
 class PromotionRefused(RuntimeError):
@@ -39,64 +33,6 @@ def national_table(summaries: dict[str, pd.DataFrame]) -> pd.DataFrame:
         raise ValueError(f"summaries lack rt.csv columns {missing}")
     table = table[RT_CSV_COLUMNS].sort_values(["region", "date"], kind="stable")
     return table.reset_index(drop=True)
-
-
-def build_document(
-    national: pd.DataFrame,
-    run_date: str,
-    model_version: str,
-    preset: str,
-    excluded: dict[str, str] | None = None,
-) -> dict:
-    """The web front end's document: per state, dates and Rt arrays (4 decimals).
-
-    Where ``national`` has them, each state also carries the ``COUNT_SERIES`` (one
-    decimal, nil for a day without a value), which the page's per-state view charts.
-    """
-    counts = [c for c in COUNT_SERIES if c in national.columns]
-    states: dict[str, dict] = {}
-    for region, rows in national.groupby("region", sort=True):
-        rows = rows.sort_values("date")
-        entry: dict[str, list] = {"dates": [str(d)[:10] for d in rows["date"]]}
-        for column in RT_SERIES:
-            entry[column] = [round(float(v), 4) for v in rows[column]]
-        for column in counts:
-            entry[column] = [_count(v) for v in rows[column]]
-        states[str(region)] = entry
-    return {
-        "format": DOCUMENT_FORMAT,
-        "run_date": run_date,
-        "model_version": model_version,
-        "preset": preset,
-        "states": states,
-        "excluded": dict(sorted((excluded or {}).items())),
-    }
-
-
-def _count(value: object) -> float | int | None:
-    """A count for the document: whole numbers as integers (smaller in MessagePack)."""
-    number = float(value)  # type: ignore[arg-type]
-    if not math.isfinite(number):
-        return None
-    number = round(number, 1)
-    return int(number) if number.is_integer() else number
-
-
-def validate_document(doc: dict) -> None:
-    """Raise ValueError unless ``doc`` follows ``rtlive-msgpack/1``."""
-    for key in ("format", "run_date", "model_version", "preset", "states", "excluded"):
-        if key not in doc:
-            raise ValueError(f"msgpack document lacks key {key!r}")
-    if doc["format"] != DOCUMENT_FORMAT:
-        raise ValueError(f"msgpack document format {doc['format']!r} != {DOCUMENT_FORMAT!r}")
-    for region, entry in doc["states"].items():
-        n = len(entry["dates"])
-        for column in RT_SERIES:
-            if len(entry[column]) != n:
-                raise ValueError(f"{region}: {column} has {len(entry[column])} values, dates {n}")
-        for column in COUNT_SERIES:
-            if column in entry and len(entry[column]) != n:
-                raise ValueError(f"{region}: {column} has {len(entry[column])} values, dates {n}")
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,10 @@ from typing import Any
 import requests
 
 from resources.settings import dagster_ui_url
+from rt_assets import keys
 from rt_assets.sources import STATES
 
-ROOT_ASSET = "rt/processed_counts"
+ROOT_ASSET = keys.PROCESSED_COUNTS.to_user_string()
 STATE_CODES = tuple(sorted(STATES))
 TERMINAL_STATUSES = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 SUCCESS_STATUSES = {"COMPLETED", "COMPLETED_SUCCESS"}

@@ -13,22 +13,18 @@ Pure: no Dagster import. The asset in ``site_assets.py`` passes the writer.
 from __future__ import annotations
 
 import io
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgpack
 from upath import UPath
 
 from resources import settings
 
-DOCUMENT_FORMAT = "rtlive-msgpack/1"
 DATA_FILE = "rt.msgpack"
 BUNDLE_FILES = ("index.html", "app.js", "app.css")
-SERIES = ("mean", "median", "lower_80", "upper_80")
 DIST_ENV = settings.RT_SITE_DIST.name
 BUILD_HINT = "run `make setup` (or `cd site && npm ci && npm run build`)"
 
@@ -42,7 +38,8 @@ CONTENT_TYPES = {
 
 
 class SiteError(ValueError):
-    """The site cannot be built: a missing bundle or a bad published document."""
+    """The site cannot be built: the front end bundle is missing. (A bad published
+    document is ``msgpack_format.DocumentError``.)"""
 
 
 def dist_dir() -> Path:
@@ -63,46 +60,6 @@ def load_bundle(dist: Path | None = None) -> dict[str, bytes]:
             f"{BUILD_HINT}, or point {DIST_ENV} at a built bundle"
         )
     return {name: (dist / name).read_bytes() for name in BUNDLE_FILES}
-
-
-def parse_document(data: bytes, source: str) -> dict[str, Any]:
-    """Decodes and checks a published msgpack document, naming the first fault."""
-    try:
-        doc = msgpack.unpackb(data, raw=False, strict_map_key=False)
-    except (ValueError, TypeError, msgpack.UnpackException) as exc:
-        raise SiteError(f"{source}: not a valid MessagePack document ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise SiteError(f"{source}: expected a map, got {type(doc).__name__}")
-    if doc.get("format") != DOCUMENT_FORMAT:
-        raise SiteError(f"{source}: format is {doc.get('format')!r}, expected {DOCUMENT_FORMAT!r}")
-    for field in ("run_date", "model_version"):
-        if not isinstance(doc.get(field), str):
-            raise SiteError(f"{source}: field {field!r} missing or not a string")
-    states = doc.get("states")
-    if not isinstance(states, dict):
-        raise SiteError(f"{source}: field 'states' missing or not a map")
-    for state, series in states.items():
-        dates = series.get("dates") if isinstance(series, dict) else None
-        if not isinstance(dates, list) or not dates:
-            raise SiteError(f"{source}: state {state!r} has no dates")
-        for name in SERIES:
-            values = series.get(name)
-            if not isinstance(values, list) or len(values) != len(dates):
-                raise SiteError(
-                    f"{source}: state {state!r} field {name!r} must be a list of "
-                    f"{len(dates)} values, one per date"
-                )
-            bad = [
-                i
-                for i, v in enumerate(values)
-                if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
-            ]
-            if bad:
-                raise SiteError(
-                    f"{source}: state {state!r} field {name!r} has non-finite or non-numeric "
-                    f"values at positions {bad[:5]}"
-                )
-    return doc
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import msgpack
 import pandas as pd
 import pytest
 
-from rt_assets import publication
+from rt_assets import msgpack_format, publication
 from rt_assets.summary import RT_CSV_COLUMNS
 
 
@@ -25,7 +25,7 @@ def rows(region: str, means: list[float], width: float = 0.1) -> pd.DataFrame:
 
 def doc(**means) -> dict:
     table = publication.national_table({k: rows(k, v) for k, v in means.items()})
-    return publication.build_document(table, "2021-03-07", "model-1", "fast", {"ZZ": "not run"})
+    return msgpack_format.build_document(table, "2021-03-07", "model-1", "fast", {"ZZ": "not run"})
 
 
 def test_national_table_sorted_with_exact_header():
@@ -36,7 +36,7 @@ def test_national_table_sorted_with_exact_header():
 
 def test_document_format_and_msgpack_round_trip():
     d = doc(NY=[1.012345, 0.98], CA=[1.1, 1.2])
-    publication.validate_document(d)
+    msgpack_format.validate_document(d)
     assert d["format"] == "rtlive-msgpack/1"
     assert list(d["states"]) == ["CA", "NY"]
     assert d["states"]["NY"] == {
@@ -54,8 +54,9 @@ def test_document_format_and_msgpack_round_trip():
     packed = msgpack.packb(d, use_bin_type=True)
     assert msgpack.unpackb(packed, raw=False) == d
     broken = dict(d, format="other")
-    with pytest.raises(ValueError, match="format"):
-        publication.validate_document(broken)
+    with pytest.raises(msgpack_format.DocumentError, match="format"):
+        msgpack_format.validate_document(broken)
+    assert msgpack_format.parse_document(msgpack_format.pack(d), "d.msgpack") == d
 
 
 def test_no_previous_publication_no_warnings():
@@ -76,7 +77,7 @@ def test_crossing_one_with_high_confidence_warns_only_when_confident():
     assert [w.kind for w in crossed] == ["crossed_1"]
     # same move with a wide interval that still straddles 1: no warning
     wide = publication.national_table({"NY": rows("NY", [1.15], width=0.3)})
-    wide_doc = publication.build_document(wide, "2021-03-07", "m", "fast")
+    wide_doc = msgpack_format.build_document(wide, "2021-03-07", "m", "fast")
     assert publication.compare_with_previous(wide_doc, doc(NY=[0.95])) == []
 
 

@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from rt_assets import site
+from rt_assets.msgpack_format import DocumentError
 from rt_assets.partitions import date_partitions
 from rt_assets.site_assets import PUBLISHED_MSGPACK, SITE, rt_site
 from tests.site.conftest import materialize_site, publish
@@ -52,7 +53,7 @@ def test_missing_upstream_fails_naming_the_file_and_writes_nothing(tmp_path):
 
 def test_corrupted_upstream_fails_and_writes_nothing(tmp_path):
     publish(tmp_path, DATE, pack(make_document(run_date=DATE))[:500])
-    with pytest.raises(site.SiteError, match=r"2021-03-07\.msgpack: not a valid MessagePack"):
+    with pytest.raises(DocumentError, match=r"2021-03-07\.msgpack: not a valid MessagePack"):
         materialize_site(tmp_path, DATE)
     assert not (tmp_path / "rt" / "site").exists()
 

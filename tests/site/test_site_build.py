@@ -7,7 +7,7 @@ import math
 import pytest
 from upath import UPath
 
-from rt_assets import site
+from rt_assets import msgpack_format, site
 from tests.site.documents import make_document, pack
 
 
@@ -44,7 +44,7 @@ def test_checked_in_page_and_python_agree_on_file_and_format():
     page = bundle["index.html"].decode()
     assert 'src="app.js"' in page and 'href="app.css"' in page
     script = bundle["app.js"].decode()
-    assert f'"{site.DATA_FILE}"' in script and f'"{site.DOCUMENT_FORMAT}"' in script
+    assert f'"{site.DATA_FILE}"' in script and f'"{msgpack_format.DOCUMENT_FORMAT}"' in script
     # the MessagePack decoder and uPlot are bundled in, not fetched from elsewhere
     assert "http://" not in page and "https://" not in page
     assert "uplot" in bundle["app.css"].decode().lower()
@@ -52,7 +52,7 @@ def test_checked_in_page_and_python_agree_on_file_and_format():
 
 def test_parse_document_accepts_the_published_format():
     doc = make_document(states=["NY", "CA"], days=5, excluded={"XX": "r_hat 1.3"})
-    parsed = site.parse_document(pack(doc), "rt.msgpack")
+    parsed = msgpack_format.parse_document(pack(doc), "rt.msgpack")
     assert parsed == doc
 
 
@@ -79,16 +79,18 @@ def test_parse_document_accepts_the_published_format():
 )
 def test_parse_document_names_the_fault(mutate, expected):
     doc = make_document(states=["NY"], days=5)
-    with pytest.raises(site.SiteError) as err:
-        site.parse_document(mutate(doc), "s3://bucket/rt/published_msgpack/2021-03-07.msgpack")
+    with pytest.raises(msgpack_format.DocumentError) as err:
+        msgpack_format.parse_document(
+            mutate(doc), "s3://bucket/rt/published_msgpack/2021-03-07.msgpack"
+        )
     assert expected in str(err.value)
     assert "2021-03-07.msgpack" in str(err.value)
 
 
 def test_truncated_document_is_rejected():
     data = pack(make_document(states=["NY", "CA"], days=30))
-    with pytest.raises(site.SiteError, match="not a valid MessagePack"):
-        site.parse_document(data[: len(data) // 2], "rt.msgpack")
+    with pytest.raises(msgpack_format.DocumentError, match="not a valid MessagePack"):
+        msgpack_format.parse_document(data[: len(data) // 2], "rt.msgpack")
 
 
 def test_latest_rt_is_each_states_last_value_highest_first():

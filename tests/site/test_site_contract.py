@@ -6,10 +6,11 @@ import math
 
 import pandas as pd
 
-from rt_assets import publication, site
+from rt_assets import msgpack_format, site
+from rt_assets.msgpack_format import COUNT_SERIES, RT_SERIES
 from tests.site.documents import make_document, pack
 
-COLUMNS = (*site.SERIES, *publication.COUNT_SERIES)
+COLUMNS = (*RT_SERIES, *COUNT_SERIES)
 
 
 def _national(made: dict, columns=COLUMNS) -> pd.DataFrame:
@@ -27,11 +28,11 @@ def _national(made: dict, columns=COLUMNS) -> pd.DataFrame:
 
 def test_site_reads_the_document_the_pipeline_builds():
     made = make_document(states=["NY", "VT"], days=20)
-    doc = publication.build_document(
+    doc = msgpack_format.build_document(
         _national(made), "2021-03-07", "model-x", "fast", excluded={"WY": "diverged"}
     )
-    publication.validate_document(doc)
-    parsed = site.parse_document(pack(doc), "published.msgpack")
+    msgpack_format.validate_document(doc)
+    parsed = msgpack_format.parse_document(pack(doc), "published.msgpack")
     # the counts come through too: whole numbers as integers, a day without one as nil
     assert parsed["states"] == made["states"]
     assert parsed["states"]["NY"]["positive"][10] is None
@@ -43,6 +44,6 @@ def test_site_reads_the_document_the_pipeline_builds():
 
 def test_a_table_without_counts_builds_the_rt_only_document():
     made = make_document(states=["NY"], days=5, counts=False)
-    doc = publication.build_document(_national(made, site.SERIES), "2021-03-07", "m", "fast")
-    assert set(doc["states"]["NY"]) == {"dates", *site.SERIES}
-    assert site.parse_document(pack(doc), "published.msgpack")["states"] == made["states"]
+    doc = msgpack_format.build_document(_national(made, RT_SERIES), "2021-03-07", "m", "fast")
+    assert set(doc["states"]["NY"]) == {"dates", *RT_SERIES}
+    assert msgpack_format.parse_document(pack(doc), "published.msgpack")["states"] == made["states"]
