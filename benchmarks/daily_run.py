@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from benchmarks import _data
+from resources.settings import SAMPLER_CORES_ENV
 from rt_assets import model as m
 from rt_assets.logs import configure_logging
 
@@ -40,9 +41,7 @@ def _pipeline(regions: list[str], args: argparse.Namespace) -> list[dict]:
     for path in (lake, home):
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
-    os.environ.update(
-        {"LAKE_URL": str(lake.resolve()), m.PRESET_ENV: args.preset, "DAGSTER_HOME": str(home)}
-    )
+    os.environ.update({"LAKE_URL": str(lake.resolve()), "DAGSTER_HOME": str(home)})
     import dagster as dg
 
     from rt_assets import keys
@@ -55,6 +54,7 @@ def _pipeline(regions: list[str], args: argparse.Namespace) -> list[dict]:
             instance,
             approve_warnings=True,  # no previous publication in a fresh lake
             parallel_states=args.parallel_states,
+            sampler_preset=args.preset,
         )
         metadata = {}
         records = instance.fetch_materializations(keys.INFERENCE, limit=10 * len(regions)).records
@@ -98,7 +98,7 @@ def _one(region, preset, run_date, out_dir):
     seed = m.rt_seed(run_date, region)
     cmd = [sys.executable, "-m", "benchmarks._child", "product", region, preset, str(seed)]
     cmd += [str(out_dir), run_date]
-    env = {**os.environ, m.CORES_ENV: os.environ.get(m.CORES_ENV, "1")}
+    env = {**os.environ, SAMPLER_CORES_ENV: os.environ.get(SAMPLER_CORES_ENV, "1")}
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]

@@ -2,7 +2,9 @@
 
 Thin wrappers: each reads its inputs, calls the pure modules beside it
 (``cleaning``, ``detectors``, ``warehouse``), attaches metadata and returns.
-Partitioned by year; files land at ``<LAKE_URL>/lake/<asset>/<year>.<ext>``.
+Partitioned by year; files land at ``<lake>/lake/<asset>/<year>.<ext>``, where
+``<lake>`` is the IO manager's base (``LakeIOManager.store()``): the assets that
+stream big files past the IO manager write through the same store.
 """
 
 import datetime as dt
@@ -22,10 +24,10 @@ from lake_assets.nycflights import NYCFLIGHTS_YEAR, nycflights_year_csv
 from lake_assets.partitions import YEARS
 from lake_assets.schema import SILVER_SCHEMA
 from resources import lake_files
-from resources.io_manager import atomic_write_bytes, lake_format, link, object_path
+from resources.io_manager import LakeIOManager, lake_format, link
 from resources.k8s import LIGHT, step_tags
+from resources.lake_store import LakeStore, atomic_output, is_local, local_path
 from resources.retries import NETWORK, retry_policy
-from resources.settings import lake_url
 from resources.warehouse import WarehouseResource
 
 GROUP = "lake"
@@ -55,26 +57,22 @@ def _preview(df: pd.DataFrame, rows: int = 8) -> dg.MetadataValue:
     return dg.MetadataValue.md(df.head(rows).to_markdown(index=False))
 
 
-def landing_candidates(year: str) -> list[UPath]:
-    base = UPath(lake_url()) / "landing"
-    return [base / f"{year}.csv", base / f"{year}.csv.gz"]
+LANDING = "landing"
+
+
+def landing_candidates(store: LakeStore, year: str) -> list[UPath]:
+    folder = store.folder(LANDING)
+    return [folder / f"{year}.csv", folder / f"{year}.csv.gz"]
 
 
 def _plain_local(source: object) -> bool:
     """A landing file on the local disk, not gzip: bronze can be a plain file copy."""
-    if not isinstance(source, UPath) or not lake_files.is_local(source):
-        return False
-    with source.open("rb") as fh:
-        return fh.read(2) != b"\x1f\x8b"
+    return isinstance(source, UPath) and is_local(source) and not LakeStore.is_gzip(source)
 
 
 BRONZE = keys.BRONZE_FLIGHTS
 SILVER = keys.SILVER_FLIGHTS
 QUARANTINE = keys.QUARANTINED_FLIGHTS
-
-
-def _stored(key: dg.AssetKey, year: str, fmt: str) -> UPath:
-    return object_path(lake_url(), key, year, fmt)
 
 
 @dg.asset(
@@ -95,9 +93,11 @@ def _stored(key: dg.AssetKey, year: str, fmt: str) -> UPath:
         "memory), written atomically. Stored at `lake/bronze_flights/<year>.csv`."
     ),
 )
-def bronze_flights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    year = context.partition_key
-    source = next((p for p in landing_candidates(year) if p.exists()), None)
+def bronze_flights(
+    context: dg.AssetExecutionContext, io_manager: dg.ResourceParam[LakeIOManager]
+) -> dg.MaterializeResult:
+    year, store = context.partition_key, io_manager.store()
+    source = next((p for p in landing_candidates(store, year) if store.exists(p)), None)
     if source is not None:
 
         def open_source():
@@ -113,12 +113,12 @@ def bronze_flights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         raise dg.Failure(
             allow_retries=False,
             description=(
-                f"no landing file for {year}: put {landing_candidates(year)[0]} (or .csv.gz) "
-                f"there; only {NYCFLIGHTS_YEAR} is bundled"
+                f"no landing file for {year}: put {landing_candidates(store, year)[0]} "
+                f"(or .csv.gz) there; only {NYCFLIGHTS_YEAR} is bundled"
             ),
         )
-    stored = _stored(BRONZE, year, "raw_csv")
-    if stored.exists():
+    stored = store.path(BRONZE, year, "raw_csv")
+    if store.exists(stored):
         with open_source() as fh:
             stats = lake_files.copy_stream(fh)
         if lake_files.file_digest(stored).sha256 != stats.sha256:
@@ -129,11 +129,11 @@ def bronze_flights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                     "delete it deliberately to replace the year"
                 ),
             )
-    elif _plain_local(source) and lake_files.is_local(stored):
-        stats = lake_files.atomic_copy_local(str(source.path), stored)
+    elif _plain_local(source) and store.is_local:
+        stats = store.write_local_file(local_path(source), stored)
     else:
         with open_source() as fh:
-            stats = lake_files.atomic_write_stream(fh, stored)
+            stats = store.write_stream(fh, stored)
     context.log.info(f"bronze {year}: {stats.bytes:,} bytes from {source} at {stored}")
     return dg.MaterializeResult(
         metadata={
@@ -182,26 +182,26 @@ def bronze_flights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     partitions_def=YEARS,
     op_tags=step_tags(LIGHT),
 )
-def silver_flights(context: dg.AssetExecutionContext):
-    year = context.partition_key
-    bronze = _stored(BRONZE, year, "raw_csv")
-    if not bronze.exists():
+def silver_flights(context: dg.AssetExecutionContext, io_manager: dg.ResourceParam[LakeIOManager]):
+    year, store = context.partition_key, io_manager.store()
+    bronze = store.path(BRONZE, year, "raw_csv")
+    if not store.exists(bronze):
         raise dg.Failure(f"{bronze} not found: materialize lake/bronze_flights {year} first")
-    silver_path = _stored(SILVER, year, "parquet")
-    with lake_files.atomic_output(silver_path) as tmp:
+    silver_path = store.path(SILVER, year, "parquet")
+    with atomic_output(silver_path) as tmp:
         result = cleaning.clean_to_parquet(
             lambda: bronze.open("rb"),
             int(year),
             tmp,
             f"{BRONZE.to_user_string()}/{year}",
-            local_path=str(bronze.path) if lake_files.is_local(bronze) else None,
+            local_path=local_path(bronze) if store.is_local else None,
         )
         sample = cleaning.to_pandas(result.silver_sample)
         typed = dg.check_dagster_type(SilverFlights, sample)
         if not typed.success:
             raise dg.Failure(f"silver {year} does not match SilverFlights: {typed.description}")
-    quarantine_path = _stored(QUARANTINE, year, "parquet")
-    atomic_write_bytes(quarantine_path, cleaning.parquet_bytes(result.quarantine))
+    quarantine_path = store.path(QUARANTINE, year, "parquet")
+    store.write_bytes(quarantine_path, cleaning.parquet_bytes(result.quarantine))
     quarantine = cleaning.to_pandas(result.quarantine)
     context.log.info(
         f"silver {year}: {result.counts} in {result.batches} blocks (read as {result.read_as})"
@@ -243,11 +243,14 @@ def silver_flights(context: dg.AssetExecutionContext):
         "silver columns it needs. `lake/gold_dep_delay_by_date/<year>.parquet`."
     ),
 )
-def gold_dep_delay_by_date(context: dg.AssetExecutionContext):
-    silver = _stored(SILVER, context.partition_key, "parquet")
-    if lake_files.is_local(silver):
+def gold_dep_delay_by_date(
+    context: dg.AssetExecutionContext, io_manager: dg.ResourceParam[LakeIOManager]
+):
+    store = io_manager.store()
+    silver = store.path(SILVER, context.partition_key, "parquet")
+    if store.is_local:
         # A path, not a Python file object: Arrow reads the columns natively.
-        gold = cleaning.aggregate_silver_file(str(silver.path))
+        gold = cleaning.aggregate_silver_file(local_path(silver))
     else:
         with silver.open("rb") as fh:
             gold = cleaning.aggregate_silver_file(fh)
@@ -306,7 +309,12 @@ class AnomalyConfig(dg.Config):
         "lake/delay_anomalies/YEAR/AIRPORT.png, linked from the metadata."
     ),
 )
-def delay_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, gold: pd.DataFrame):
+def delay_anomalies(
+    context: dg.AssetExecutionContext,
+    config: AnomalyConfig,
+    gold: pd.DataFrame,
+    io_manager: dg.ResourceParam[LakeIOManager],
+):
     try:
         scored, report = detectors.detect(
             gold,
@@ -318,10 +326,10 @@ def delay_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, go
         raise dg.Failure(f"{name} config: {exc}", allow_retries=False) from exc
     busiest = gold.groupby("origin")["flights"].sum().nlargest(MAX_CHARTS).index
     # Files beside the data, linked: base64 pictures would bloat every materialization event.
-    charts = {}
+    charts, store = {}, io_manager.store()
     for origin in (o for o in busiest if o not in report.insufficient):
-        path = _stored(context.asset_key, f"{context.partition_key}|{origin}", "png")
-        atomic_write_bytes(path, anomaly_chart(scored, origin))
+        path = store.path(context.asset_key, f"{context.partition_key}|{origin}", "png")
+        store.write_bytes(path, anomaly_chart(scored, origin))
         charts[f"chart_{origin}"] = link(path)
     context.log.info(f"anomalies: {report.flags} in {report.seconds}")
     return dg.Output(

@@ -27,7 +27,6 @@ def main() -> int:
     from lake_assets import assets, keys
     from lake_assets.definitions import defs
     from lake_assets.warehouse import TABLE_NAME
-    from resources.settings import lake_url
 
     selection = [a for a in dg.load_assets_from_modules([assets])]
     resources = defs.resources
@@ -73,7 +72,8 @@ def main() -> int:
         f"ARIMA {int(anomalies['arima_flag'].sum())}; "
         f"worst: {_worst(flagged)}"
     )
-    print(f"files under {lake_url()}/lake/ (anomaly charts: lake/delay_anomalies/{DEMO_YEAR}/)")
+    lake = resources["io_manager"].store().folder("lake")
+    print(f"files under {lake}/ (anomaly charts: lake/delay_anomalies/{DEMO_YEAR}/)")
     print(f"Dagster run in {home} (open the UI with `make ui`)")
     return 0
 

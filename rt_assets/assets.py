@@ -10,30 +10,68 @@ import hashlib
 import arviz as az
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from resources.io_manager import (
     CODECS,
     LakeIOManager,
-    atomic_write_bytes,
     lake_format,
     link,
-    read_bytes,
 )
 from resources.k8s import HEAVY, LIGHT, step_tags
 from resources.retries import HEAVY as HEAVY_STEP
 from resources.retries import NETWORK, retry_policy
-from rt_assets import corrections, keys, publication, sources, summary
-from rt_assets.model import MODEL_VERSION, convergence, fit, get_preset, peak_rss_mib, rt_seed
+from resources.settings import sampler_cores, sampler_preset_name
+from rt_assets import corrections, keys, msgpack_format, publication, sources, summary
+from rt_assets.logs import quiet_model_compilation
+from rt_assets.model import (
+    MODEL_VERSION,
+    PRESETS,
+    SamplerPreset,
+    convergence,
+    fit,
+    get_preset,
+    peak_rss_mib,
+    rt_seed,
+)
 from rt_assets.partitions import by_date, date_and_state, date_partitions, date_state_partitions
 
 GROUP = "rt"
 OWNERS = ["team:rt"]
+
+# This module is where a process that fits the model loads it (code server, step worker).
+quiet_model_compilation()
 
 
 class RtStagingPolicy(dg.ConfigurableResource):
     """How far a state's latest Rt may move from yesterday's publication without a warning."""
 
     max_rt_change: float = publication.DEFAULT_MAX_CHANGE
+
+
+class RtSampler(dg.ConfigurableResource):
+    """The sampler settings of rt/inference: a named preset and the threads one fit may use.
+
+    Defaults: `RT_SAMPLER_PRESET` (default fast) and `RT_SAMPLER_CORES` (default 0, one
+    thread per chain), read when the resource is built; a run's config may override them.
+    """
+
+    preset: str = Field(
+        default_factory=sampler_preset_name,
+        description=f"sampler preset: {', '.join(sorted(PRESETS))}",
+    )
+    cores: int = Field(
+        default_factory=sampler_cores,
+        description="threads for one fit's chains; 0 is one per chain (the result is the same)",
+    )
+
+    def sampler_preset(self) -> SamplerPreset:
+        try:
+            return get_preset(self.preset)
+        except ValueError as exc:
+            raise dg.Failure(
+                description=f"rt_sampler.preset (RT_SAMPLER_PRESET): {exc}", allow_retries=False
+            ) from None
 
 
 def _lake(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> LakeIOManager:
@@ -85,9 +123,10 @@ def _md_table(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
 )
 def raw_counts(context: dg.AssetExecutionContext) -> bytes:
     run_date = context.partition_key
-    existing = _lake(context).path_for(context.asset_key, run_date, "raw_csv_gz")
-    if existing.exists():
-        data, origin = read_bytes(existing), f"kept existing snapshot {existing}"
+    store = _lake(context).store()
+    existing = store.path(context.asset_key, run_date, "raw_csv_gz")
+    if store.exists(existing):
+        data, origin = store.read_bytes(existing), f"kept existing snapshot {existing}"
     else:
         location = sources.source_location()
         context.log.info(f"fetching COVID source {location}")
@@ -170,18 +209,19 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
     description=(
         "Posterior of the rt.live generative model for one state and run date (ArviZ "
         "InferenceData with model version and preset in its attributes), sampled with the "
-        "preset named by RT_SAMPLER_PRESET (default fast). Stored at "
+        "preset of the rt_sampler resource (default RT_SAMPLER_PRESET, else fast). Stored at "
         "`<LAKE_URL>/rt/inference/<date>/<state>.nc`."
     ),
 )
 def inference(
-    context: dg.AssetExecutionContext, processed_counts: pd.DataFrame
+    context: dg.AssetExecutionContext, rt_sampler: RtSampler, processed_counts: pd.DataFrame
 ) -> az.InferenceData:
     run_date, state = date_and_state(context.partition_key)
-    preset, seed = get_preset(), rt_seed(run_date, state)
+    preset, seed = rt_sampler.sampler_preset(), rt_seed(run_date, state)
     context.log.info(f"{state} {run_date}: sampling with preset {preset.name}, seed {seed}")
+    observed = corrections.observed_for_model(processed_counts, state)
     try:
-        idata = fit(corrections.observed_for_model(processed_counts, state), preset, seed, state)
+        idata = fit(observed, preset, seed, state, cores=rt_sampler.cores or None)
     except ValueError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     attrs = idata.posterior.attrs
@@ -232,8 +272,9 @@ def summary_table(
     last = summary.latest(rows)
     # The chart is a file beside the table: ~30 KB of base64 in every materialization event
     # would make the event log (and each UI page that loads it) carry the pictures.
-    chart = _lake(context).path_for(context.asset_key, context.partition_key, "png")
-    atomic_write_bytes(chart, summary.rt_plot_png(rows, f"Rt {state}, run {run_date}"))
+    store = _lake(context).store()
+    chart = store.path(context.asset_key, context.partition_key, "png")
+    store.write_bytes(chart, summary.rt_plot_png(rows, f"Rt {state}, run {run_date}"))
     context.add_output_metadata(
         {
             "rows": len(rows),
@@ -252,14 +293,14 @@ def summary_table(
 
 def _missing_states(context: dg.AssetExecutionContext, run_date: str, present: set[str]) -> dict:
     """Why each state without a summary for ``run_date`` is missing."""
-    lake = _lake(context)
+    store = _lake(context).store()
     reasons = {}
     for state in date_state_partitions.get_partitions_def_for_dimension(
         "state"
     ).get_partition_keys():
         if state in present:
             continue
-        stored = lake.path_for(keys.INFERENCE, f"{run_date}|{state}", "netcdf").exists()
+        stored = store.exists(store.path(keys.INFERENCE, f"{run_date}|{state}", "netcdf"))
         reasons[state] = (
             "posterior stored but no summary: failed its convergence check (or the summary step)"
             if stored
@@ -268,8 +309,15 @@ def _missing_states(context: dg.AssetExecutionContext, run_date: str, present: s
     return reasons
 
 
+UNKNOWN = "unknown"
+
+
 def _inference_metadata(context: dg.AssetExecutionContext, run_date: str, states: list[str]):
-    """Model version and preset recorded by the rt/inference runs behind ``states``."""
+    """Model versions and presets recorded by the rt/inference runs behind ``states``.
+
+    Only what was recorded: a state whose materialization lacks a value adds "unknown",
+    never the current code's version or the current preset (the posterior may be older).
+    """
     versions, presets = set(), set()
     for state in states:
         records = context.instance.fetch_materializations(
@@ -279,16 +327,14 @@ def _inference_metadata(context: dg.AssetExecutionContext, run_date: str, states
             ),
             limit=1,
         ).records
-        if records and records[0].asset_materialization:
-            meta = records[0].asset_materialization.metadata
-            if "model_version" in meta:
-                versions.add(str(meta["model_version"].value))
-            if "preset" in meta:
-                presets.add(str(meta["preset"].value))
-    return (
-        ",".join(sorted(versions)) or MODEL_VERSION,
-        ",".join(sorted(presets)) or get_preset().name,
-    )
+        meta = (
+            records[0].asset_materialization.metadata
+            if records and records[0].asset_materialization
+            else {}
+        )
+        versions.add(str(meta["model_version"].value) if "model_version" in meta else UNKNOWN)
+        presets.add(str(meta["preset"].value) if "preset" in meta else UNKNOWN)
+    return ",".join(sorted(versions)) or UNKNOWN, ",".join(sorted(presets)) or UNKNOWN
 
 
 @dg.asset(
@@ -366,7 +412,7 @@ def staged_msgpack(context: dg.AssetExecutionContext, national_csv: pd.DataFrame
     states = sorted(national_csv["region"].unique()) if len(national_csv) else []
     version, preset = _inference_metadata(context, run_date, states)
     excluded = _missing_states(context, run_date, set(states))
-    doc = publication.build_document(national_csv, run_date, version, preset, excluded)
+    doc = msgpack_format.build_document(national_csv, run_date, version, preset, excluded)
     context.add_output_metadata(
         {
             "states": len(doc["states"]),
@@ -380,22 +426,24 @@ def staged_msgpack(context: dg.AssetExecutionContext, national_csv: pd.DataFrame
 
 def load_stored(lake: LakeIOManager, key: dg.AssetKey, partition: str, fmt: str):
     """A stored partition, read directly (checks and look-backs outside the input graph)."""
-    path = lake.path_for(key, partition, fmt)
-    if not path.exists():
+    store = lake.store()
+    path = store.path(key, partition, fmt)
+    if not store.exists(path):
         name = key.to_user_string()
         raise dg.Failure(
             f"{name} partition {partition} is not stored at {path}: materialize {name} for "
             f"{partition} first",
             allow_retries=False,
         )
-    return CODECS[fmt].loads(read_bytes(path))
+    return CODECS[fmt].loads(store.read_bytes(path))
 
 
 def previous_publication(lake: LakeIOManager, run_date: str) -> dict | None:
     """Yesterday's published msgpack document, or None when there is none."""
     day_before = (pd.Timestamp(run_date) - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-    path = lake.path_for(keys.PUBLISHED_MSGPACK, day_before, "msgpack")
-    return CODECS["msgpack"].loads(read_bytes(path)) if path.exists() else None
+    store = lake.store()
+    path = store.path(keys.PUBLISHED_MSGPACK, day_before, "msgpack")
+    return CODECS["msgpack"].loads(store.read_bytes(path)) if store.exists(path) else None
 
 
 class PromotionConfig(dg.Config):
@@ -450,7 +498,8 @@ def published(context: dg.AssetExecutionContext, config: PromotionConfig, staged
     except publication.PromotionRefused as exc:
         raise dg.Failure(description=str(exc)) from None
     context.log.info(verdict)
-    national = read_bytes(lake.path_for(keys.NATIONAL_CSV, run_date, "csv"))
+    store = lake.store()
+    national = store.read_bytes(store.path(keys.NATIONAL_CSV, run_date, "csv"))
     meta = {"verdict": verdict, "warnings": len(warnings)}
     yield dg.Output(
         staged_msgpack,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -103,11 +102,12 @@ def main(
         states_list = parse_states(args.states, list(STATES))
     except ValueError as exc:
         parser.error(str(exc))
-    from rt_assets.model import PRESET_ENV, get_preset
+    from resources.settings import sampler_preset_name
+    from rt_assets.model import get_preset
     from rt_assets.partitions import date_partitions, run_dates_text
 
     try:
-        preset = get_preset(args.preset)
+        preset = get_preset(args.preset or sampler_preset_name())
     except ValueError as exc:
         parser.error(str(exc))
     if not date_partitions.has_partition_key(args.date):
@@ -115,28 +115,32 @@ def main(
             f"run date {args.date} is not a partition of rt (run dates {run_dates_text()}: "
             "COVID_SOURCE_LAST_DATE, docs/configuration.md)"
         )
-    # Worker processes and the inference step read the preset from the environment.
-    os.environ[PRESET_ENV] = preset.name
     home = ensure_dagster_home()
-    return run_day(args.date, states_list, args.parallel, args.approve_warnings, home)
+    return run_day(args.date, states_list, args.parallel, args.approve_warnings, home, preset.name)
 
 
 def run_day(
-    run_date: str, states: list[str], parallel: int, approve_warnings: bool, home: Path
+    run_date: str,
+    states: list[str],
+    parallel: int,
+    approve_warnings: bool,
+    home: Path,
+    preset_name: str,
 ) -> int:
     import dagster as dg
 
-    from resources.settings import lake_url
+    from resources.io_manager import LakeIOManager
     from rt_assets.model import get_preset
     from rt_assets.pipeline import run_daily
     from rt_assets.sources import source_location
 
-    preset = get_preset()
+    preset = get_preset(preset_name)
+    lake = LakeIOManager().store().base
     at_once = min(parallel, len(states))
     print(
         f"rt run {run_date}: {len(states)} state{'s' if len(states) > 1 else ''}, "
         f"preset {preset.name}, {at_once} at a time\n"
-        f"  source {source_location()}\n  lake {lake_url()}\n  DAGSTER_HOME {home}",
+        f"  source {source_location()}\n  lake {lake}\n  DAGSTER_HOME {home}",
         flush=True,
     )
     started = time.monotonic()
@@ -148,6 +152,7 @@ def run_day(
             approve_warnings=approve_warnings,
             parallel_states=parallel,
             progress=display,
+            sampler_preset=preset.name,
         )
     return print_summary(result, time.monotonic() - started, preset.name, home)
 
@@ -155,23 +160,22 @@ def run_day(
 def print_summary(result, elapsed: float, preset: str, home: Path) -> int:
     """Each state's latest Rt (or why it has none) and where the outputs are; the exit status."""
     import pandas as pd
-    from upath import UPath
 
-    from resources.io_manager import object_path
-    from resources.settings import lake_url
+    from resources.io_manager import LakeIOManager
     from rt_assets import keys
 
-    day, base = result.run_date, lake_url()
-    national_path = object_path(base, keys.NATIONAL_CSV, day, "csv")
-    csv_path = object_path(base, keys.PUBLISHED_CSV, day, "csv")
-    msgpack_path = object_path(base, keys.PUBLISHED_MSGPACK, day, "msgpack")
+    # The lake of the rt location's IO manager, configured as run_daily's definitions are.
+    day, store = result.run_date, LakeIOManager().store()
+    national_path = store.path(keys.NATIONAL_CSV, day, "csv")
+    csv_path = store.path(keys.PUBLISHED_CSV, day, "csv")
+    msgpack_path = store.path(keys.PUBLISHED_MSGPACK, day, "msgpack")
     print(f"\nrt run {day} finished in {format_duration(elapsed)} (preset {preset})")
     if not result.counts_ok:
         print(f"not run: {result.publish_error}", file=sys.stderr)
         return 1
     latest = {}
     table = csv_path if result.published else national_path
-    if table.exists():  # not published: what the national CSV holds, if it was written
+    if store.exists(table):  # not published: what the national CSV holds, if it was written
         national = pd.read_csv(str(table))
         latest = {region: rows.iloc[-1] for region, rows in national.groupby("region")}
     print("state  latest Rt: mean [80% HDI]        step time")
@@ -189,7 +193,7 @@ def print_summary(result, elapsed: float, preset: str, home: Path) -> int:
     print(f"national CSV:      {national_path}")
     print(f"published CSV:     {csv_path}")
     print(f"published msgpack: {msgpack_path}")
-    print(f"web page:          {UPath(base).joinpath(*keys.SITE.path, day, 'index.html')}")
+    print(f"web page:          {store.folder(*keys.SITE.path, day, 'index.html')}")
     print("  look at it with:  uv run python -m rt_assets.serve_site")
     print(f"Dagster runs in {home} (open the UI with `make ui`)")
     return 1 if result.states_failed else 0

@@ -1,23 +1,12 @@
 """The static Rt web page asset (rt/site)."""
 
 import dagster as dg
-from upath import UPath
 
-from resources.io_manager import LakeIOManager, atomic_write_bytes, link, read_bytes
+from resources.io_manager import LakeIOManager, link
 from resources.k8s import LIGHT, step_tags
-from resources.settings import is_local_lake, lake_url
-from rt_assets import site
+from rt_assets import msgpack_format, site
 from rt_assets.keys import PUBLISHED_MSGPACK, SITE
 from rt_assets.partitions import date_partitions
-
-
-def _write(path: UPath, data: bytes, content_type: str) -> None:
-    if is_local_lake(str(path)):
-        atomic_write_bytes(path, data)
-    else:
-        # S3 static hosting serves the stored Content-Type; without it a browser
-        # would download index.html instead of showing it.
-        path.fs.pipe_file(path.path, data, ContentType=content_type)
 
 
 @dg.asset(
@@ -40,19 +29,21 @@ def rt_site(
     context: dg.AssetExecutionContext, io_manager: dg.ResourceParam[LakeIOManager]
 ) -> dg.MaterializeResult:
     date = context.partition_key
-    source = io_manager.path_for(PUBLISHED_MSGPACK, date, "msgpack")
+    store = io_manager.store()
+    source = store.path(PUBLISHED_MSGPACK, date, "msgpack")
     try:
-        data = read_bytes(source)
+        data = store.read_bytes(source)
     except FileNotFoundError as exc:
         raise dg.Failure(
             f"{source} not found: materialize {PUBLISHED_MSGPACK.to_user_string()} {date}"
         ) from exc
-    doc = site.parse_document(data, str(source))
+    doc = msgpack_format.parse_document(data, str(source))
     bundle = site.load_bundle()
-    folder = UPath(io_manager.base_url or lake_url()).joinpath(*SITE.path, date)
+    folder = store.path(SITE, date)
     rows = site.latest_rt(doc)
     files = {**site.site_files(bundle, data), site.PLOT_FILE: site.latest_rt_plot_png(rows)}
-    written = site.write_site(folder, files, _write)
+    # With its Content-Type: S3 static hosting serves the stored one.
+    written = site.write_site(folder, files, store.write_bytes)
     context.log.info(f"wrote the Rt page for {date} ({len(rows)} states) to {folder}")
     return dg.MaterializeResult(
         metadata={
