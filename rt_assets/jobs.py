@@ -2,35 +2,45 @@
 
 Assets with different partitions cannot share a run, so the daily pipeline is
 three jobs; ``rt_assets.pipeline.run_daily`` runs them in order for one date. Each
-job's partitions are its assets' (Dagster infers them from the selection).
+job's assets are its phase's, derived from the asset graph (rt_assets/phases.py);
+its partitions are its assets' (Dagster infers them from the selection).
 """
 
 import dagster as dg
 
-COUNTS = dg.AssetSelection.assets(["rt", "raw_counts"], ["rt", "processed_counts"])
-INFERENCE = dg.AssetSelection.assets(["rt", "inference"], ["rt", "summary"])
-PUBLICATION = dg.AssetSelection.assets(
-    ["rt", "national_csv"],
-    ["rt", "staged_msgpack"],
-    ["rt", "published_msgpack"],
-    ["rt", "published_csv"],
-    ["rt", "site"],
-)
+from rt_assets.phases import DAILY_PHASES, DailyPhases
 
-rt_counts_job = dg.define_asset_job(
-    "rt_counts_job",
-    selection=COUNTS,
-    description="Phase 1 for a run date: snapshot the source and correct the counts.",
-)
-rt_inference_job = dg.define_asset_job(
-    "rt_inference_job",
-    selection=INFERENCE,
-    description="Phase 2 for one date|state: sample the model, check convergence, summarise.",
-)
-rt_publication_job = dg.define_asset_job(
-    "rt_publication_job",
-    selection=PUBLICATION,
-    description="Phase 3 for a run date: national CSV, staged msgpack, promotion, web page.",
-)
+# Each phase's job: name and description.
+_JOBS = {
+    "counts": (
+        "rt_counts_job",
+        "Phase 1 for a run date: snapshot the source and correct the counts.",
+    ),
+    "state": (
+        "rt_inference_job",
+        "Phase 2 for one date|state: sample the model, check convergence, summarise.",
+    ),
+    "publish": (
+        "rt_publication_job",
+        "Phase 3 for a run date: national CSV, staged msgpack, promotion, web page.",
+    ),
+}
+
+
+def phase_jobs(phases: DailyPhases) -> dict:
+    """The job of each phase of ``phases``, by phase name."""
+    return {
+        phase: dg.define_asset_job(name, selection=phases.selection(phase), description=text)
+        for phase, (name, text) in _JOBS.items()
+    }
+
+
+PHASE_JOBS = phase_jobs(DAILY_PHASES)
+rt_counts_job = PHASE_JOBS["counts"]
+rt_inference_job = PHASE_JOBS["state"]
+rt_publication_job = PHASE_JOBS["publish"]
+COUNTS = rt_counts_job.selection
+INFERENCE = rt_inference_job.selection
+PUBLICATION = rt_publication_job.selection
 
 JOBS: list = [rt_counts_job, rt_inference_job, rt_publication_job]

@@ -3,8 +3,9 @@
 Assets with different partitions cannot share a run, so ``run_daily``
 materializes (1) raw and processed counts for the date, (2) inference, its
 convergence check and the summary for each ``date|state`` key, (3) the national
-CSV, the staged msgpack with its check, and the promotion. Each phase runs as the
-location's job for it (rt_assets/jobs.py: ``rt_counts_job``, ``rt_inference_job``,
+CSV, the staged msgpack with its check, and the promotion; the phases are derived
+from the asset graph (rt_assets/phases.py). Each phase runs as the location's job
+for it (rt_assets/jobs.py: ``rt_counts_job``, ``rt_inference_job``,
 ``rt_publication_job``), so the UI lists the runs by phase, not as
 ``__ephemeral_asset_job__``. Every run is recorded in the given DagsterInstance, so
 the UI shows them afterwards. Progress (each phase,
@@ -14,13 +15,14 @@ each state's start and end) goes to a ``progress`` callback, by default the log.
 import logging
 import multiprocessing
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 
-from rt_assets import assets, checks, jobs, site_assets
+from rt_assets import jobs, phases
 from rt_assets.logs import configure_logging, dagster_console_level
 from rt_assets.partitions import date_state_key
 from rt_assets.progress import Progress, ProgressCallback
@@ -28,27 +30,12 @@ from rt_assets.resources import rt_resources
 
 log = logging.getLogger("rt_assets.pipeline")
 
-ALL_ASSETS: list = [
-    assets.raw_counts,
-    assets.processed_counts,
-    assets.inference,
-    assets.summary_table,
-    assets.national_csv,
-    assets.staged_msgpack,
-    assets.published,
-    site_assets.rt_site,
-    checks.inference_converged,
-    checks.staged_vs_previous,
-]
-PHASE_COUNTS = [assets.raw_counts, assets.processed_counts]
-PHASE_STATE = [assets.inference, checks.inference_converged, assets.summary_table]
-PHASE_PUBLISH = [
-    assets.national_csv,
-    assets.staged_msgpack,
-    checks.staged_vs_previous,
-    assets.published,
-    site_assets.rt_site,
-]
+# The assets and checks of the daily run, and each phase's (rt_assets/phases.py derives
+# the phases from the graph); a phase's selection brings its assets' checks along.
+ALL_ASSETS: list = phases.DAILY_ASSETS
+PHASE_COUNTS = phases.DAILY_PHASES.selection("counts")
+PHASE_STATE = phases.DAILY_PHASES.selection("state")
+PHASE_PUBLISH = phases.DAILY_PHASES.selection("publish")
 
 
 @dataclass
@@ -86,20 +73,20 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
     return "; ".join(messages) or "run failed"
 
 
-# Each phase's assets and checks, and the job that runs them.
-PHASE_JOBS = {
-    "counts": (PHASE_COUNTS, jobs.rt_counts_job),
-    "state": (PHASE_STATE, jobs.rt_inference_job),
-    "publish": (PHASE_PUBLISH, jobs.rt_publication_job),
-}
+def phase_job(
+    phase: str, resources: dict[str, Any], definitions: Sequence | None = None
+) -> dg.JobDefinition:
+    """The named job of ``phase`` bound to ``resources``, for an in-process run.
 
-
-def phase_job(phase: str, resources: dict[str, Any]) -> dg.JobDefinition:
-    """The named job of ``phase`` bound to ``resources``, for an in-process run."""
-    _, job = PHASE_JOBS[phase]
+    ``definitions`` (assets and checks, default the location's ``ALL_ASSETS``) is the
+    graph the phases are derived from."""
+    if definitions is None:
+        definitions, job = ALL_ASSETS, jobs.PHASE_JOBS[phase]
+    else:
+        job = jobs.phase_jobs(phases.daily_phases(phases.graph_of(definitions)))[phase]
     defs = dg.Definitions(
-        assets=[a for a in ALL_ASSETS if not isinstance(a, dg.AssetChecksDefinition)],
-        asset_checks=[c for c in ALL_ASSETS if isinstance(c, dg.AssetChecksDefinition)],
+        assets=[a for a in definitions if not isinstance(a, dg.AssetChecksDefinition)],
+        asset_checks=[c for c in definitions if isinstance(c, dg.AssetChecksDefinition)],
         jobs=[job],
         resources=resources,
     )

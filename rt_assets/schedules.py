@@ -21,14 +21,14 @@ import dagster as dg
 
 from resources.settings import RT_SCHEDULE_CRON, rt_schedule_cron
 from rt_assets.partitions import COVERAGE_IS_OPEN, date_partitions
+from rt_assets.phases import DAILY_PHASES
 
 SCHEDULE_NAME = "rt_daily"
 # Runs of an earlier tick that do not stop a later one from asking again.
 RETRIED_BY_A_LATER_TICK = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 DEFAULT_CRON = RT_SCHEDULE_CRON.default
-PHASE_1 = dg.AssetSelection.assets(
-    dg.AssetKey(["rt", "raw_counts"]), dg.AssetKey(["rt", "processed_counts"])
-)
+# Phase 1 of the daily run (rt_assets/phases.py): the counts.
+PHASE_1 = DAILY_PHASES.selection("counts")
 
 
 def newest_date(

@@ -21,40 +21,22 @@ from dagster._core.definitions.events import AssetKeyPartitionKey
 
 from resources.alert_sensors import build_check_alert_sensor, build_run_failure_alert_sensor
 from resources.settings import daily_states
+from rt_assets import keys
 from rt_assets.freshness import FRESHNESS_CHECKS
-from rt_assets.partitions import COVERAGE_IS_OPEN, state_partitions
+from rt_assets.partitions import COVERAGE_IS_OPEN, date_state_key, state_partitions
+from rt_assets.phases import daily_phases
 from rt_assets.schedules import SCHEDULE_NAME
 
-COUNTS = dg.AssetKey(["rt", "processed_counts"])
+COUNTS = keys.PROCESSED_COUNTS
 
 
 def fanout_partitions(asset_graph, date: str, states: list[str]) -> set[AssetKeyPartitionKey]:
-    """Every asset partition downstream of the counts for ``date``, all ``states``."""
-    partitions = set()
-    for key in _downstream(asset_graph):
-        pdef = asset_graph.get(key).partitions_def
-        if pdef is None:
-            partitions.add(AssetKeyPartitionKey(key, None))
-        elif isinstance(pdef, dg.MultiPartitionsDefinition):
-            for state in states:
-                partitions.add(AssetKeyPartitionKey(key, f"{date}|{state}"))
-        else:
-            partitions.add(AssetKeyPartitionKey(key, date))
-    return partitions
-
-
-def _downstream(asset_graph) -> set[dg.AssetKey]:
-    seen, stack = set(), [COUNTS]
-    while stack:
-        for child in asset_graph.get(stack.pop()).child_keys:
-            if (
-                child not in seen
-                and asset_graph.has(child)
-                and asset_graph.get(child).is_materializable
-            ):
-                seen.add(child)
-                stack.append(child)
-    return seen
+    """Phases 2 and 3 of the daily run (rt_assets/phases.py) for ``date``, all ``states``."""
+    phases = daily_phases(asset_graph)
+    return {
+        *(AssetKeyPartitionKey(k, date_state_key(date, s)) for k in phases.state for s in states),
+        *(AssetKeyPartitionKey(k, date) for k in phases.publish),
+    }
 
 
 @dg.sensor(
