@@ -241,11 +241,11 @@ def test_each_location_is_checked_only_for_the_resources_it_uses(monkeypatch):
     monkeypatch.setenv("DAGSTER_DEPLOYMENT", "production")
     monkeypatch.setenv("LAKE_URL", "s3://rt-lake-prod-rt/lake")
     monkeypatch.delenv("WAREHOUSE_URL", raising=False)
-    assert sorted(rt_resources()) == ["alerts", "io_manager", "rt_staging_policy"]
+    assert sorted(rt_resources()) == ["alerts", "io_manager", "rt_sampler", "rt_staging_policy"]
     with pytest.raises(ValueError, match="WAREHOUSE_URL is not set"):
         lake_resources()
     monkeypatch.setenv("WAREHOUSE_URL", "sqlite:///x.sqlite")
-    assert sorted(rt_resources()) == ["alerts", "io_manager", "rt_staging_policy"]
+    assert sorted(rt_resources()) == ["alerts", "io_manager", "rt_sampler", "rt_staging_policy"]
 
 
 def test_refusal_hides_the_warehouse_password(monkeypatch):

@@ -31,6 +31,7 @@ def _resources(lake) -> dict:
     return {
         "io_manager": LakeIOManager(base_url=str(lake)),
         "rt_staging_policy": assets.RtStagingPolicy(),
+        "rt_sampler": assets.RtSampler(preset="fast"),
     }
 
 
