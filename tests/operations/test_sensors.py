@@ -208,11 +208,12 @@ def test_missing_upstream_alert_names_the_partition_and_what_to_launch(
     capture_server, alert_env, tmp_path
 ):
     from resources.io_manager import LakeIOManager
-    from rt_assets.assets import inference, processed_counts, raw_counts
+    from rt_assets.assets import RtSampler, inference, processed_counts, raw_counts
 
     alerts = AlertsResource(webhook_url=capture_server.url + "/hook")
     defs = dg.Definitions(
-        assets=[raw_counts, processed_counts, inference], resources={"alerts": alerts}
+        assets=[raw_counts, processed_counts, inference],
+        resources={"alerts": alerts, "rt_sampler": RtSampler()},
     )
     with dg.instance_for_test() as instance:
         result = dg.materialize(
@@ -220,7 +221,10 @@ def test_missing_upstream_alert_names_the_partition_and_what_to_launch(
             selection=[inference],
             partition_key="2021-01-26|VT",
             instance=instance,
-            resources={"io_manager": LakeIOManager(base_url=str(tmp_path / "lake"))},
+            resources={
+                "io_manager": LakeIOManager(base_url=str(tmp_path / "lake")),
+                "rt_sampler": RtSampler(),
+            },
             raise_on_error=False,
         )
         body = _failure_alert(result, instance, defs, alerts, capture_server)

@@ -61,7 +61,7 @@ def test_a_missing_upstream_partition_fails_at_once_naming_it(tmp_path):
     import time
 
     from resources.io_manager import LakeIOManager
-    from rt_assets.assets import inference, processed_counts, raw_counts
+    from rt_assets.assets import RtSampler, inference, processed_counts, raw_counts
 
     # rt/inference keeps its heavy retry policy (60 s backoff); the missing counts must
     # not go through it.
@@ -71,7 +71,10 @@ def test_a_missing_upstream_partition_fails_at_once_naming_it(tmp_path):
         [raw_counts, processed_counts, inference],
         selection=[inference],
         partition_key="2021-01-26|VT",
-        resources={"io_manager": LakeIOManager(base_url=str(tmp_path / "lake"))},
+        resources={
+            "io_manager": LakeIOManager(base_url=str(tmp_path / "lake")),
+            "rt_sampler": RtSampler(),
+        },
         raise_on_error=False,
     )
     elapsed = time.monotonic() - started
