@@ -17,8 +17,8 @@ demo: setup
 # cluster, services and file descriptors do not share a process with the other tests.
 test: setup
 	uv run ruff check .
-	uv run pytest -m "not rehearsal"
-	uv run pytest -m rehearsal
+	uv run pytest -m "not rehearsal" --durations=25
+	uv run pytest -m rehearsal --durations=10
 
 # The quick tests only (about 2 min on 2 cores): no real services, no browser, nothing slow.
 test-fast: setup

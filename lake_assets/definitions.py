@@ -4,7 +4,7 @@ import dagster as dg
 
 from lake_assets import assets, freshness, schedules, sensors
 from lake_assets.resources import lake_resources
-from resources.definitions_support import executor
+from resources.deployment import executor
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([assets]),

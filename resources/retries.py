@@ -1,6 +1,6 @@
 """Op retry policies: exponential backoff for the steps that fail for passing reasons.
 
-- ``HEAVY_RETRY`` for ``rt/inference``: a step pod evicted from a spot node or
+- ``POD_LOSS_RETRY`` for ``rt/inference``: a step pod evicted from a spot node or
   OOM-killed fails its health check; the k8s executor then retries the step
   under this policy with a fresh pod. Few retries and long waits: a sampler
   that failed on its own (divergences, bad data) fails the same way again, and
@@ -16,21 +16,22 @@ from __future__ import annotations
 
 import dagster as dg
 
-HEAVY = "heavy"
+POD_LOSS = "pod_loss"
 NETWORK = "network"
 
-HEAVY_RETRY = dg.RetryPolicy(
+POD_LOSS_RETRY = dg.RetryPolicy(
     max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
 NETWORK_RETRY = dg.RetryPolicy(
     max_retries=4, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.FULL
 )
 
-_POLICIES = {HEAVY: HEAVY_RETRY, NETWORK: NETWORK_RETRY}
+_POLICIES = {POD_LOSS: POD_LOSS_RETRY, NETWORK: NETWORK_RETRY}
 
 
 def retry_policy(kind: str) -> dg.RetryPolicy:
-    """The retry policy for a step kind: ``"heavy"`` or ``"network"``."""
+    """The retry policy for what a step may lose: its pod (``"pod_loss"``: evicted or
+    OOM-killed) or a network call (``"network"``)."""
     try:
         return _POLICIES[kind]
     except KeyError:

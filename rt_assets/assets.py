@@ -19,8 +19,7 @@ from resources.io_manager import (
     link,
 )
 from resources.k8s import HEAVY, LIGHT, step_tags
-from resources.retries import HEAVY as HEAVY_STEP
-from resources.retries import NETWORK, retry_policy
+from resources.retries import NETWORK, POD_LOSS, retry_policy
 from resources.settings import sampler_cores, sampler_preset_name
 from rt_assets import corrections, keys, msgpack_format, publication, sources, summary
 from rt_assets.logs import quiet_model_compilation
@@ -205,7 +204,7 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
     pool="rt_inference",
     metadata={**lake_format("netcdf")},
     # An evicted or OOM-killed pod is retried; data the model cannot fit is not.
-    retry_policy=retry_policy(HEAVY_STEP),
+    retry_policy=retry_policy(POD_LOSS),
     description=(
         "Posterior of the rt.live generative model for one state and run date (ArviZ "
         "InferenceData with model version and preset in its attributes), sampled with the "

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from resources.definitions_support import executor
+from resources.deployment import executor
 from rt_assets import assets, checks, freshness, jobs, schedules, sensors, site_assets
 from rt_assets.resources import rt_resources
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from resources.alerts import AlertsResource
-from resources.definitions_support import checked_resources
+from resources.deployment import checked_resources
 from resources.io_manager import LakeIOManager
 from rt_assets.assets import RtSampler, RtStagingPolicy
 

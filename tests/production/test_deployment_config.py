@@ -259,7 +259,7 @@ def test_refusal_hides_the_warehouse_password(monkeypatch):
 
 
 def test_local_deployment_keeps_embedded_defaults(monkeypatch):
-    from resources.definitions_support import executor
+    from resources.deployment import executor
 
     monkeypatch.delenv("DAGSTER_DEPLOYMENT", raising=False)
     assert executor() is None  # Dagster's default multiprocess executor

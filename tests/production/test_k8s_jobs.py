@@ -6,7 +6,7 @@ functions from the real inputs, merged in the order the executor merges them
 1. the run launcher of deploy/dagster.yaml (a real ``K8sRunLauncher``);
 2. the code location's container context, as the rt chart renders it into
    ``DAGSTER_CLI_API_GRPC_CONTAINER_CONTEXT``;
-3. the executor config of ``resources.definitions_support.k8s_executor_config``;
+3. the executor config of ``resources.deployment.k8s_executor_config``;
 4. the asset's own ``dagster-k8s/config`` op tag from the loaded definitions;
 then ``construct_dagster_k8s_job``, and strict schema validation.
 """
@@ -34,7 +34,7 @@ from dagster_k8s.job import (
 from kubernetes.client import ApiClient
 
 from resources import k8s
-from resources.definitions_support import k8s_executor_config
+from resources.deployment import k8s_executor_config
 from tests.production.conftest import NAMESPACE, REPO_ROOT, validate_strict
 
 IMAGE = "ghcr.io/example/rt-lake-rt:0.1.0"

@@ -294,7 +294,7 @@ def test_a_step_pod_killed_mid_step_is_retried_by_the_op_retry_policy(rehearsal)
     date = r.run_date
     killed = _launch(r, "rt_inference_job", f"{date}|VT")
     starved = _launch(r, "rt_inference_job", f"{date}|NH")
-    for _ in range(3):  # the first attempt and both retries of HEAVY_RETRY
+    for _ in range(3):  # the first attempt and both retries of POD_LOSS_RETRY
         r.k8s.constrain_next_pod_memory(
             f"dagster/run-id={starved},dagster/op=rt__inference", 300 * 1024 * 1024
         )

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from lake_assets.definitions import defs as lake_defs
-from resources.retries import HEAVY_RETRY, NETWORK_RETRY
+from resources.retries import NETWORK_RETRY, POD_LOSS_RETRY
 from rt_assets.definitions import defs as rt_defs
 
 
@@ -21,11 +21,11 @@ def _policies(defs: dg.Definitions) -> dict[str, dg.RetryPolicy | None]:
 
 def test_heavy_and_network_steps_retry_with_backoff():
     rt, lake = _policies(rt_defs), _policies(lake_defs)
-    assert rt["rt/inference"] == HEAVY_RETRY
+    assert rt["rt/inference"] == POD_LOSS_RETRY
     assert rt["rt/raw_counts"] == NETWORK_RETRY
     assert lake["lake/bronze_flights"] == NETWORK_RETRY
     assert lake["lake/warehouse_delay_table"] == NETWORK_RETRY
-    for policy in (HEAVY_RETRY, NETWORK_RETRY):
+    for policy in (POD_LOSS_RETRY, NETWORK_RETRY):
         assert policy.max_retries >= 2
         assert policy.backoff == dg.Backoff.EXPONENTIAL
 
@@ -65,7 +65,7 @@ def test_a_missing_upstream_partition_fails_at_once_naming_it(tmp_path):
 
     # rt/inference keeps its heavy retry policy (60 s backoff); the missing counts must
     # not go through it.
-    assert inference.op.retry_policy == HEAVY_RETRY
+    assert inference.op.retry_policy == POD_LOSS_RETRY
     started = time.monotonic()
     result = dg.materialize(
         [raw_counts, processed_counts, inference],

@@ -9,7 +9,7 @@ import pytest
 
 from resources import settings
 from resources.alerts import AlertsResource
-from resources.definitions_support import k8s_executor_config
+from resources.deployment import k8s_executor_config
 from resources.k8s import HEAVY, K8S_CONFIG_TAG, step_tags
 
 ROOT = Path(__file__).resolve().parents[2]
