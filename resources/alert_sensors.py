@@ -113,9 +113,7 @@ def _new_check_records(instance: dg.DagsterInstance, check_key, after: int | Non
     The per-check execution history works on every event log storage, including
     SQLite's run-sharded one, where a global event cursor does not exist.
     """
-    from dagster._core.storage.asset_check_execution_record import (
-        AssetCheckExecutionRecordStatus as Status,
-    )
+    from resources.dagster_private import AssetCheckExecutionRecordStatus as Status
 
     records = instance.event_log_storage.get_asset_check_execution_history(
         check_key, limit=BATCH, status={Status.SUCCEEDED, Status.FAILED}

@@ -217,7 +217,7 @@ class _LakeUPathIOManager(dg.UPathIOManager):
         self.store = store
 
     def make_safe_partition_path(self, base_path: UPath, partition: str) -> UPath:
-        from dagster._core.storage.upath_io_manager import escape_dotdot_segments
+        from resources.dagster_private import escape_dotdot_segments
 
         return super().make_safe_partition_path(base_path, escape_dotdot_segments(partition))
 

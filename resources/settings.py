@@ -88,7 +88,7 @@ def one_of(*choices: str) -> Callable[[str], str]:
 
 
 def cron(raw: str) -> str:
-    from dagster._utils.schedules import is_valid_cron_string
+    from resources.dagster_private import is_valid_cron_string
 
     if not is_valid_cron_string(raw):
         raise ValueError("must be a cron string such as '0 6 * * *'")

@@ -21,10 +21,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-# Private: a graph of plain asset definitions, without the resources that
-# Definitions.resolve_asset_graph() would insist on (the jobs need the phases at import).
-from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
-
+from resources.dagster_private import AssetGraph
 from rt_assets import assets, checks, site_assets
 
 PHASES = ("counts", "state", "publish")

@@ -36,7 +36,7 @@ def newest_date(
 ) -> str | None:
     """The newest complete run date at ``now`` (the partition of yesterday's data), at most
     the last run date the source covers."""
-    from dagster._core.definitions.partitions.context import partition_loading_context
+    from resources.dagster_private import partition_loading_context
 
     # Dagster's public API has no "as of" argument; the loading context is how
     # its own schedules evaluate partitions at the tick's time, not the clock's.

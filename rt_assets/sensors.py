@@ -13,13 +13,8 @@ import json
 
 import dagster as dg
 
-# Private: RunRequest.for_asset_graph_subset (public) is the only way a sensor can ask
-# for one backfill over several partitions of differently partitioned assets, and it
-# takes an AssetGraphSubset, which Dagster 1.13 builds only through these classes.
-from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
-from dagster._core.definitions.events import AssetKeyPartitionKey
-
 from resources.alert_sensors import build_check_alert_sensor, build_run_failure_alert_sensor
+from resources.dagster_private import AssetGraphSubset, AssetKeyPartitionKey
 from resources.settings import daily_states
 from rt_assets import keys
 from rt_assets.freshness import FRESHNESS_CHECKS

@@ -4,7 +4,9 @@ partitions, tags, op tags, code versions, checks, jobs, schedules, sensors, reso
 A restructuring must leave this unchanged. An intended change of the definitions
 regenerates the file (`uv run python -m tests.definitions.snapshot`) in the same commit.
 The picture is taken in a fresh interpreter with no deployment settings in its
-environment: the defaults, whatever other tests set or imported.
+environment (the defaults, whatever other tests set or imported) and with
+DeprecationWarning as an error: both locations load on Dagster's current APIs (the
+suite does not silence deprecations globally).
 """
 
 import json
@@ -20,7 +22,14 @@ REPO = SNAPSHOT.parents[2]
 def test_definitions_match_the_snapshot(tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
     out = subprocess.run(
-        [sys.executable, "-m", "tests.definitions.snapshot", "--print"],
+        [
+            sys.executable,
+            "-W",
+            "error::DeprecationWarning",
+            "-m",
+            "tests.definitions.snapshot",
+            "--print",
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
