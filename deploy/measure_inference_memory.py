@@ -9,8 +9,9 @@ numba compilation, sampling threads and the serialised copy are all counted.
 
     uv run python deploy/measure_inference_memory.py --preset full CA NY TX
 
-Prints one line per state and a JSON summary; README ("Running in production") explains how
-the Kubernetes request and limit follow from it.
+Prints one line per state and a JSON summary; docs/production.md ("Sizing the
+high-memory pool") explains how the Kubernetes request and limit follow from it. Dated
+results: benchmarks/results/<date>-inference-memory.md.
 """
 
 from __future__ import annotations

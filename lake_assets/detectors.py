@@ -34,8 +34,8 @@ import pandas as pd
 MIN_DAYS = 60
 DETECTORS = ("iforest", "arima", "robust")
 # What a deployed run computes unless its config asks for more: the robust detector
-# scores a 350-airport year in seconds, ARIMA costs 8-13 s per airport (45-73 min a
-# year, past the light step's deadline: see benchmarks/lake_detectors.py).
+# scores a 350-airport year in seconds; ARIMA takes seconds per airport, so a whole year
+# runs past the light step's deadline (benchmarks/results/2026-12-01-lake-detectors.md).
 DEFAULT_DETECTORS = ("robust",)
 # The comparison detectors (IsolationForest, ARIMA), when asked for, score at most this
 # many airports (the busiest), so that opting in cannot run past the step deadline either.

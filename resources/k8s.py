@@ -7,7 +7,7 @@ reads the ``dagster-k8s/config`` tag and merges it into each step's Job: the
 
 The sizes are settings (``K8S_HEAVY_MEMORY_LIMIT`` and friends: their defaults, with
 the measurements behind the heavy step's, are in ``resources.settings.K8S_STEP``;
-README ("Running in production"), "Sizing the high-memory pool"). The tags are built
+docs/production.md, "Sizing the high-memory pool"). The tags are built
 when the asset modules are imported, so they are fixed for the life of a code server:
 set the variables on the code location's deployment, where the run and step pods
 inherit them.

@@ -283,11 +283,13 @@ K8S_JOB_TTL_SECONDS = Setting(
 
 # Step sizes, K8S_<KIND>_<SETTING>; resources/k8s.py bakes them into op tags, so they are
 # fixed at code-server start. Heavy (rt/inference): nutpie samples 4 chains in 4 threads
-# (full preset), so 4 CPUs; memory measured: peak 771 MiB (NY; CA 764, TX 768; full preset
-# with 1000 draws, 2021-03-07) + 128 MiB for the step worker, request 1.5x and limit 2x
-# that, rounded up to 256 Mi (README, "Running in production"). A heavy step running past
-# 2 h is stuck, not slow: rt.live's slowest states finished well under an hour. Light:
-# downloads, corrections, summaries and the lake's pandas steps stay well under 1 GiB.
+# (full preset), so 4 CPUs; memory: the largest measured peak + 128 MiB for the step
+# worker, request 1.5x and limit 2x that, rounded up to 256 Mi (the peaks:
+# benchmarks/results/2026-11-21-inference-memory.md; the arithmetic: docs/production.md,
+# "Sizing the high-memory pool"). A heavy step running past 2 h is stuck, not slow:
+# rt.live's slowest states finished well under an hour. Light: downloads, corrections and
+# summaries; the lake location raises its light memory for the steps that read a whole
+# year (helm/values/lake.yaml).
 K8S_STEP_DEFAULTS: dict[str, dict[str, str]] = {
     "heavy": {
         "cpu_request": "4",

@@ -2,7 +2,7 @@
 
 Bodies are thin: read inputs, call the pure modules (sources, corrections,
 model, summary, publication), attach metadata, return. Storage is the lake IO
-manager; see README ("The rt.live pipeline") for the paths.
+manager; docs/rt-pipeline.md ("Assets and where they are stored") has the paths.
 """
 
 import hashlib

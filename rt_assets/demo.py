@@ -16,8 +16,9 @@ from rt_assets import daily
 DEFAULT_DATE = "2020-05-15"
 # A spring-2020 date: short series, so the demo takes about a minute. The `fast` preset
 # (2 chains x 200 draws, low-rank mass matrix) passes rt.live's gate (r_hat <= 1.1, no
-# divergences) here and on the year-long series of 2021-03-07 too (max r_hat 1.03-1.04 on
-# VT, NH, RI, NY); RT_SAMPLER_PRESET=full applies the strict gate (about 25 s per state).
+# divergences) here and on the year-long series of 2021-03-07 too (docs/rt-pipeline.md,
+# "Run it"); `--preset full` (or RT_SAMPLER_PRESET=full, the rt_sampler resource's
+# default) applies the strict gate.
 DEFAULT_STATES = ("NH", "RI", "VT")
 
 

@@ -1,8 +1,8 @@
 """The ``rtlive-msgpack/1`` document: the one place that builds, packs, parses and checks it.
 
 The pipeline writes it (rt/staged_msgpack, promoted to rt/published_msgpack), the web
-page reads it (rt/site copies it as ``rt.msgpack``). Its layout is documented in README
-("The rt.live pipeline") and docs/site.md:
+page reads it (rt/site copies it as ``rt.msgpack``). Its layout is documented in
+docs/rt-pipeline.md ("The msgpack document") and docs/site.md:
 
     {"format": "rtlive-msgpack/1", "run_date": "YYYY-MM-DD", "model_version": str,
      "preset": str, "excluded": {state: why},

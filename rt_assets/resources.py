@@ -1,7 +1,7 @@
 """The resources of code location `rt`: exactly those its assets, checks and sensors use.
 
 No warehouse: nothing in rt reads or writes it, so a production rt location must
-not need ``WAREHOUSE_URL`` (the README's install step gives its secret none).
+not need ``WAREHOUSE_URL`` (docs/production.md's install steps give its secret none).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ The model is rt.live's (rtcovidlive/covid-model, ``covid/models/generative.py``)
 - 10 buffer days before the first positive, because infections precede reports.
 
 What differs from rt.live is only how it is computed, for speed (see
-README ("Performance")): the renewal equation is one PyTensor Op with a hand-written
+docs/performance.md): the renewal equation is one PyTensor Op with a hand-written
 gradient compiled with numba instead of a ``scan``, and nutpie samples instead of
 PyMC's NUTS.
 

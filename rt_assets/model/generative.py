@@ -33,7 +33,7 @@ def centred_log_rt_walk() -> pt.TensorVariable:
 
     log_r_t[0] ~ Normal(0, 1), steps ~ N(0, 0.035). The non-centred form (cumsum of
     standard normals) is the same distribution, but the data pin down every day, and it
-    needed 3x more leapfrog steps (README ("Performance")).
+    needed 3x more leapfrog steps (docs/performance.md, "What each step bought").
     """
     log_r_t = pm.GaussianRandomWalk(
         "log_r_t",

@@ -1,6 +1,7 @@
 """The renewal equation as one PyTensor Op: numba kernels with a hand-written gradient.
 
-Replaces rt.live's ``scan`` for speed (README ("Performance")); same arithmetic.
+Replaces rt.live's ``scan`` for speed (docs/performance.md, "What each step bought"); same
+arithmetic.
 """
 
 from __future__ import annotations

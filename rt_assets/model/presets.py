@@ -28,7 +28,8 @@ PRESETS: dict[str, SamplerPreset] = {
     # Production. Same chains as rt.live, and the stricter gate (r_hat < 1.01, bulk and
     # tail ESS > 400, no divergences). With the low-rank mass matrix, 300 tuning steps
     # are enough (rt.live tuned 700). 600 draws gave ESS ~1000 but a max r_hat over the
-    # ~370 days of 1.011 on AR and CT; 1000 draws give 1.004 there (README ("Performance")).
+    # ~370 days of 1.011 on AR and CT; 1000 draws give 1.004 there
+    # (benchmarks/results/2026-11-21-daily-run.md).
     "full": SamplerPreset(
         "full", chains=4, tune=300, draws=1000, target_accept=0.9, low_rank=True, strict_gate=True
     ),

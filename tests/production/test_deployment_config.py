@@ -236,7 +236,7 @@ def test_production_resources_refuse_local_fallbacks(monkeypatch):
 
 
 def test_each_location_is_checked_only_for_the_resources_it_uses(monkeypatch):
-    """rt uses no warehouse: with the README's rt secret (no WAREHOUSE_URL) it loads;
+    """rt uses no warehouse: with the rt secret of docs/production.md (no WAREHOUSE_URL) it loads;
     lake does use one, and refuses to load without it."""
     monkeypatch.setenv("DAGSTER_DEPLOYMENT", "production")
     monkeypatch.setenv("LAKE_URL", "s3://rt-lake-prod-rt/lake")

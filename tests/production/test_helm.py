@@ -2,8 +2,8 @@
 
 helm/dagster-platform (webserver, daemon, instance config, optional Postgres)
 and helm/code-location (installed once per location) are rendered the way the
-README installs them; every manifest must pass `kubernetes-validate --strict`
-for the pinned Kubernetes version, and the hardening the README promises
+install steps of docs/production.md do; every manifest must pass `kubernetes-validate
+--strict` for the pinned Kubernetes version, and the hardening docs/production.md promises
 (non-root, no privilege escalation, read-only root, limits) is checked on
 every container.
 """

@@ -1,7 +1,7 @@
 """The production config exactly as the documented install creates it: its commands, rendered.
 
-The "Install with Helm" section of ``docs/production.md`` (the README's
-"Running in production" points there) is the install procedure. Its shell
+The "Install with Helm" section of ``docs/production.md`` (the README links
+there) is the install procedure. Its shell
 block is parsed command by command (``docker build``, ``kubectl create
 namespace``, ``kubectl create secret generic --from-literal``, ``helm upgrade
 --install``, ``kubectl port-forward``), so a change to the documented steps

@@ -1,6 +1,6 @@
 """The bad-input corpus: each file in ``corpus/`` and the outcome decided for it.
 
-Outcomes (README ("Guarantees") explains the choice for each row):
+Outcomes (docs/guarantees.md explains the choice for each row):
 - ``fail``: the named step fails; its message names the file, the column and
   the rows at fault (every fragment in ``mentions`` must appear);
 - ``quarantine``: the bad rows or days are set aside with a reason, and the

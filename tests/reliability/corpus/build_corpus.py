@@ -4,7 +4,7 @@ Run: `uv run python -m tests.reliability.corpus.build_corpus`.
 
 Each file is a small good source with one defect; the expected outcome of
 every file is declared in ``tests/reliability/cases.py`` and documented in
-README ("Guarantees"). The files are committed so that a reader can open them.
+docs/guarantees.md. The files are committed so that a reader can open them.
 """
 
 from __future__ import annotations
