@@ -39,7 +39,7 @@ RUN uv sync --frozen --no-dev --no-install-project \
 # Only this location's package and the shared resources.
 COPY resources/ resources/
 COPY rt_assets/ rt_assets/
-# rt_assets/site.py finds the bundle beside the package: /opt/dagster/app/site/dist.
+# rt_assets/page.py finds the bundle beside the package: /opt/dagster/app/site/dist.
 COPY --from=site /site/dist site/dist/
 
 # Non-root; the root filesystem can be mounted read-only (everything that

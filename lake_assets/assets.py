@@ -18,7 +18,7 @@ from pydantic import Field
 from upath import UPath
 
 from lake_assets import cleaning, detectors, keys
-from lake_assets import warehouse as warehouse_sql
+from lake_assets import delay_table as warehouse_sql
 from lake_assets.charts import anomaly_chart
 from lake_assets.nycflights import NYCFLIGHTS_YEAR, nycflights_year_csv
 from lake_assets.partitions import YEARS

@@ -26,7 +26,7 @@ def main() -> int:
 
     from lake_assets import assets, keys
     from lake_assets.definitions import defs
-    from lake_assets.warehouse import TABLE_NAME
+    from lake_assets.delay_table import TABLE_NAME
 
     selection = [a for a in dg.load_assets_from_modules([assets])]
     resources = defs.resources

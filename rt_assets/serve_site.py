@@ -21,7 +21,7 @@ from upath import UPath
 
 from resources.io_manager import LakeIOManager
 from resources.lake_store import LakeStore, local_path
-from rt_assets.site import CONTENT_TYPES
+from rt_assets.page import CONTENT_TYPES
 
 SITE_PATH = ("rt", "site")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

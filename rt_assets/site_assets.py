@@ -4,7 +4,7 @@ import dagster as dg
 
 from resources.io_manager import LakeIOManager, link
 from resources.k8s import LIGHT, step_tags
-from rt_assets import msgpack_format, site
+from rt_assets import msgpack_format, page
 from rt_assets.keys import PUBLISHED_MSGPACK, SITE
 from rt_assets.partitions import date_partitions
 
@@ -38,12 +38,12 @@ def rt_site(
             f"{source} not found: materialize {PUBLISHED_MSGPACK.to_user_string()} {date}"
         ) from exc
     doc = msgpack_format.parse_document(data, str(source))
-    bundle = site.load_bundle()
+    bundle = page.load_bundle()
     folder = store.path(SITE, date)
-    rows = site.latest_rt(doc)
-    files = {**site.site_files(bundle, data), site.PLOT_FILE: site.latest_rt_plot_png(rows)}
+    rows = page.latest_rt(doc)
+    files = {**page.site_files(bundle, data), page.PLOT_FILE: page.latest_rt_plot_png(rows)}
     # With its Content-Type: S3 static hosting serves the stored one.
-    written = site.write_site(folder, files, store.write_bytes)
+    written = page.write_site(folder, files, store.write_bytes)
     context.log.info(f"wrote the Rt page for {date} ({len(rows)} states) to {folder}")
     return dg.MaterializeResult(
         metadata={
@@ -53,7 +53,7 @@ def rt_site(
             "run_date": dg.MetadataValue.text(doc["run_date"]),
             "model_version": dg.MetadataValue.text(doc["model_version"]),
             "bytes": dg.MetadataValue.int(sum(len(b) for b in files.values())),
-            "latest_rt": dg.MetadataValue.md(site.markdown_preview(rows)),
-            "plot": link(written[site.PLOT_FILE]),
+            "latest_rt": dg.MetadataValue.md(page.markdown_preview(rows)),
+            "plot": link(written[page.PLOT_FILE]),
         }
     )

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from lake_assets import assets
+from lake_assets.delay_table import count_rows
 from lake_assets.nycflights import NYCFLIGHTS_ROWS
-from lake_assets.warehouse import count_rows
 from resources.io_manager import LakeIOManager
 from resources.warehouse import WarehouseResource
 

@@ -85,8 +85,8 @@ def test_lake_graph_on_s3_with_postgres_warehouse(s3_env, postgres_url, monkeypa
 
     monkeypatch.setenv("WAREHOUSE_URL", postgres_url)
     from lake_assets import assets
+    from lake_assets.delay_table import delay_table
     from lake_assets.resources import lake_resources
-    from lake_assets.warehouse import delay_table
 
     # definitions.py read the environment at import (a code server imports it
     # with the production environment already set); build resources now.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rt_assets.site import BUNDLE_FILES
+from rt_assets.page import BUNDLE_FILES
 from tests.rehearsal import charts, image
 from tests.rehearsal import overrides as ov
 
@@ -237,7 +237,7 @@ def test_rt_image_holds_the_location_and_its_locked_runtime(images):
         "site",
         "uv.lock",
     ]
-    # The page bundle from the node stage, where rt_assets/site.py looks for it; nothing
+    # The page bundle from the node stage, where rt_assets/page.py looks for it; nothing
     # else of that stage (node_modules, sources) comes along.
     assert sorted(p.name for p in (app / "site").iterdir()) == ["dist"]
     assert sorted(p.name for p in (app / "site" / "dist").iterdir()) == sorted(BUNDLE_FILES)

@@ -94,14 +94,14 @@ def test_code_locations_load_from_the_images_with_the_documented_secrets(rehears
 
 
 def test_the_rt_image_serves_the_page_bundle(rehearsal):
-    """Defect 2: rt/site reads the bundle through rt_assets.site.load_bundle; run that in
+    """Defect 2: rt/site reads the bundle through rt_assets.page.load_bundle; run that in
     the rt image's own tree (read-only, no checkout), as the step pod would."""
     import tempfile
 
     from tests.rehearsal.image import namespace_process
 
     (image,) = [i for ref, i in rehearsal.images.items() if ref.endswith("/rt-lake-rt:0.1.0")]
-    probe = "from rt_assets.site import load_bundle; print(sorted(load_bundle()))"
+    probe = "from rt_assets.page import load_bundle; print(sorted(load_bundle()))"
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp).chmod(0o1777)
         proc = namespace_process(

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lake_assets import cleaning, detectors, nycflights, warehouse
+from lake_assets import cleaning, delay_table, detectors, nycflights
 
 pytestmark = pytest.mark.services
 
@@ -76,25 +76,25 @@ def kill_after_first_batch(engine: sa.Engine) -> dict:
 def test_connection_drop_mid_upsert_rolls_back(gold_rows, postgres_server, postgres_url):
     assert len(gold_rows) == 1095
     engine = fresh_database(postgres_server, postgres_url)
-    warehouse.upsert_delay_rows(engine, yesterday(gold_rows), now=T0)
-    before = warehouse.read_table(engine)
+    delay_table.upsert_delay_rows(engine, yesterday(gold_rows), now=T0)
+    before = delay_table.read_table(engine)
     assert len(before) == 365
 
     fault = kill_after_first_batch(engine)
     with pytest.raises(sa.exc.OperationalError):
-        warehouse.upsert_delay_rows(engine, gold_rows, now=T1, batch_size=BATCH)
+        delay_table.upsert_delay_rows(engine, gold_rows, now=T1, batch_size=BATCH)
     fault["remove"]()
     assert fault["killed_pid"] is not None and fault["inserts"] == 1
 
     engine.dispose()  # the pool's connection is dead; pre-ping would also catch it
-    pd.testing.assert_frame_equal(warehouse.read_table(engine), before)
+    pd.testing.assert_frame_equal(delay_table.read_table(engine), before)
 
     # Re-run: exactly the rows of a clean run from the same starting state.
-    warehouse.upsert_delay_rows(engine, gold_rows, now=T1, batch_size=BATCH)
+    delay_table.upsert_delay_rows(engine, gold_rows, now=T1, batch_size=BATCH)
     clean = fresh_database(postgres_server, postgres_url)
-    warehouse.upsert_delay_rows(clean, yesterday(gold_rows), now=T0)
-    warehouse.upsert_delay_rows(clean, gold_rows, now=T1, batch_size=BATCH)
-    after, expected = warehouse.read_table(engine), warehouse.read_table(clean)
+    delay_table.upsert_delay_rows(clean, yesterday(gold_rows), now=T0)
+    delay_table.upsert_delay_rows(clean, gold_rows, now=T1, batch_size=BATCH)
+    after, expected = delay_table.read_table(engine), delay_table.read_table(clean)
     assert len(after) == 1095
     pd.testing.assert_frame_equal(after, expected)
     engine.dispose()
@@ -103,10 +103,10 @@ def test_connection_drop_mid_upsert_rolls_back(gold_rows, postgres_server, postg
 
 def test_warehouse_upsert_twice_gives_identical_rows(gold_rows, postgres_server, postgres_url):
     engine = fresh_database(postgres_server, postgres_url)
-    warehouse.upsert_delay_rows(engine, gold_rows, now=T0)
-    first = warehouse.read_table(engine)
-    warehouse.upsert_delay_rows(engine, gold_rows, now=T1)
-    second = warehouse.read_table(engine)
+    delay_table.upsert_delay_rows(engine, gold_rows, now=T0)
+    first = delay_table.read_table(engine)
+    delay_table.upsert_delay_rows(engine, gold_rows, now=T1)
+    second = delay_table.read_table(engine)
     pd.testing.assert_frame_equal(first, second)
     assert (second["last_update"] == pd.Timestamp(T0)).all()
     engine.dispose()

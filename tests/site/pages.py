@@ -11,7 +11,7 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from rt_assets import site
+from rt_assets import page
 from rt_assets.serve_site import make_server
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -53,12 +53,12 @@ return {
 
 def write_site(folder: Path, data: bytes | None) -> Path:
     """The built bundle plus ``data`` as rt.msgpack (none when ``data`` is None)."""
-    bundle = site.load_bundle()
+    bundle = page.load_bundle()
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in bundle.items():
         (folder / name).write_bytes(content)
     if data is not None:
-        (folder / site.DATA_FILE).write_bytes(data)
+        (folder / page.DATA_FILE).write_bytes(data)
     return folder
 
 
@@ -79,9 +79,9 @@ def serving(root: Path) -> Iterator[str]:
 def copy_built(built: Path, dest: Path, data: bytes | None) -> None:
     shutil.copytree(built, dest)
     if data is None:
-        (dest / site.DATA_FILE).unlink()
+        (dest / page.DATA_FILE).unlink()
     else:
-        (dest / site.DATA_FILE).write_bytes(data)
+        (dest / page.DATA_FILE).write_bytes(data)
 
 
 def open_page(browser, url: str, expect: str = "true") -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from selenium.webdriver.support.ui import WebDriverWait
 
-from rt_assets import site
+from rt_assets import page
 from tests.fixtures.browser import REPO_ROOT, start_chromium
 from tests.site.pages import (
     DESKTOP,
@@ -44,7 +44,7 @@ SHOTS = {
 
 
 def page_weight(folder: Path) -> dict[str, dict[str, int]]:
-    names = [*site.BUNDLE_FILES, site.DATA_FILE]
+    names = [*page.BUNDLE_FILES, page.DATA_FILE]
     weight = {}
     for name in names:
         data = (folder / name).read_bytes()

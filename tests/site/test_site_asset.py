@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from rt_assets import site
+from rt_assets import page
 from rt_assets.msgpack_format import DocumentError
 from rt_assets.partitions import date_partitions
 from rt_assets.site_assets import PUBLISHED_MSGPACK, SITE, rt_site
@@ -28,8 +28,8 @@ def test_materialize_writes_the_page_next_to_the_published_files(tmp_path, site_
     ]
     assert (folder / "rt.msgpack").read_bytes() == data
     assert (folder / "latest-rt.png").read_bytes().startswith(b"\x89PNG")
-    bundle = site.load_bundle()
-    assert all((folder / name).read_bytes() == bundle[name] for name in site.BUNDLE_FILES)
+    bundle = page.load_bundle()
+    assert all((folder / name).read_bytes() == bundle[name] for name in page.BUNDLE_FILES)
     # atomic writes leave no temporary files behind
     assert not [p for p in tmp_path.rglob(".*.tmp")]
     metadata = result.asset_materializations_for_node("rt__site")[0].metadata
@@ -59,9 +59,9 @@ def test_corrupted_upstream_fails_and_writes_nothing(tmp_path):
 
 
 def test_missing_bundle_fails_with_build_instructions(tmp_path, monkeypatch):
-    monkeypatch.setenv(site.DIST_ENV, str(tmp_path / "no-dist"))
+    monkeypatch.setenv(page.DIST_ENV, str(tmp_path / "no-dist"))
     publish(tmp_path, DATE, pack(make_document(run_date=DATE, states=["NY"])))
-    with pytest.raises(site.SiteError, match="make setup"):
+    with pytest.raises(page.SiteError, match="make setup"):
         materialize_site(tmp_path, DATE)
     assert not (tmp_path / "rt" / "site").exists()
 

@@ -1,4 +1,4 @@
-"""Pure tests of rt_assets/site.py: bundle, document checks, file set, writing."""
+"""Pure tests of rt_assets/page.py: bundle, document checks, file set, writing."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import math
 import pytest
 from upath import UPath
 
-from rt_assets import msgpack_format, site
+from rt_assets import msgpack_format, page
 from tests.site.documents import make_document, pack
 
 
-def _bundle_dir(tmp_path, names=site.BUNDLE_FILES):
+def _bundle_dir(tmp_path, names=page.BUNDLE_FILES):
     dist = tmp_path / "dist"
     dist.mkdir()
     for name in names:
@@ -20,33 +20,33 @@ def _bundle_dir(tmp_path, names=site.BUNDLE_FILES):
 
 
 def test_load_bundle_reads_the_three_built_files(tmp_path):
-    bundle = site.load_bundle(_bundle_dir(tmp_path))
-    assert bundle == {name: f"<{name}>".encode() for name in site.BUNDLE_FILES}
+    bundle = page.load_bundle(_bundle_dir(tmp_path))
+    assert bundle == {name: f"<{name}>".encode() for name in page.BUNDLE_FILES}
 
 
 def test_missing_bundle_says_how_to_build_it(tmp_path):
     dist = _bundle_dir(tmp_path, names=("index.html",))
-    with pytest.raises(site.SiteError) as err:
-        site.load_bundle(dist)
+    with pytest.raises(page.SiteError) as err:
+        page.load_bundle(dist)
     assert "app.js" in str(err.value) and "app.css" in str(err.value)
     assert "make setup" in str(err.value) and str(dist) in str(err.value)
 
 
 def test_dist_dir_defaults_to_the_checkout_and_honours_the_env(tmp_path, monkeypatch):
-    monkeypatch.delenv(site.DIST_ENV, raising=False)
-    assert site.dist_dir().parts[-2:] == ("site", "dist")
-    monkeypatch.setenv(site.DIST_ENV, str(tmp_path))
-    assert site.dist_dir() == tmp_path
+    monkeypatch.delenv(page.DIST_ENV, raising=False)
+    assert page.dist_dir().parts[-2:] == ("site", "dist")
+    monkeypatch.setenv(page.DIST_ENV, str(tmp_path))
+    assert page.dist_dir() == tmp_path
 
 
 def test_checked_in_page_and_python_agree_on_file_and_format():
-    bundle = site.load_bundle()
-    page = bundle["index.html"].decode()
-    assert 'src="app.js"' in page and 'href="app.css"' in page
+    bundle = page.load_bundle()
+    index = bundle["index.html"].decode()
+    assert 'src="app.js"' in index and 'href="app.css"' in index
     script = bundle["app.js"].decode()
-    assert f'"{site.DATA_FILE}"' in script and f'"{msgpack_format.DOCUMENT_FORMAT}"' in script
+    assert f'"{page.DATA_FILE}"' in script and f'"{msgpack_format.DOCUMENT_FORMAT}"' in script
     # the MessagePack decoder and uPlot are bundled in, not fetched from elsewhere
-    assert "http://" not in page and "https://" not in page
+    assert "http://" not in index and "https://" not in index
     assert "uplot" in bundle["app.css"].decode().lower()
 
 
@@ -98,19 +98,19 @@ def test_latest_rt_is_each_states_last_value_highest_first():
     doc["states"]["NY"]["median"][-1] = 1.3
     doc["states"]["CA"]["median"][-1] = 0.7
     doc["states"]["TX"]["median"][-1] = 1.3
-    rows = site.latest_rt(doc)
+    rows = page.latest_rt(doc)
     assert [r.state for r in rows] == ["NY", "TX", "CA"]
     assert rows[0].date == doc["states"]["NY"]["dates"][-1] == "2021-03-06"
     assert rows[0].upper_80 == doc["states"]["NY"]["upper_80"][-1]
 
 
 def test_site_files_copy_the_document_and_write_the_page_last():
-    bundle = {name: name.encode() for name in site.BUNDLE_FILES}
+    bundle = {name: name.encode() for name in page.BUNDLE_FILES}
     data = pack(make_document(states=["NY"], days=2))
-    files = site.site_files(bundle, data)
+    files = page.site_files(bundle, data)
     assert list(files)[-1] == "index.html"
-    assert set(files) == {*site.BUNDLE_FILES, site.DATA_FILE}
-    assert files[site.DATA_FILE] is data
+    assert set(files) == {*page.BUNDLE_FILES, page.DATA_FILE}
+    assert files[page.DATA_FILE] is data
 
 
 def test_write_site_writes_each_file_with_its_content_type(tmp_path):
@@ -121,8 +121,8 @@ def test_write_site_writes_each_file_with_its_content_type(tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
 
-    files = site.site_files({n: n.encode() for n in site.BUNDLE_FILES}, b"\x80")
-    written = site.write_site(UPath(tmp_path) / "2021-03-07", files, write)
+    files = page.site_files({n: n.encode() for n in page.BUNDLE_FILES}, b"\x80")
+    written = page.write_site(UPath(tmp_path) / "2021-03-07", files, write)
     assert calls == [
         ("app.js", "text/javascript; charset=utf-8"),
         ("app.css", "text/css; charset=utf-8"),
@@ -134,10 +134,10 @@ def test_write_site_writes_each_file_with_its_content_type(tmp_path):
 
 
 def test_markdown_preview_and_plot():
-    rows = site.latest_rt(make_document(days=10))
-    table = site.markdown_preview(rows, limit=5)
+    rows = page.latest_rt(make_document(days=10))
+    table = page.markdown_preview(rows, limit=5)
     assert len(table.splitlines()) == 2 + 10 + 1  # header, rule, 10 rows and the "more" row
     assert f"… {len(rows) - 10} more" in table
     assert f"| {rows[0].state} |" in table and f"| {rows[-1].state} |" in table
-    plot = site.latest_rt_plot_png(rows)
+    plot = page.latest_rt_plot_png(rows)
     assert plot.startswith(b"\x89PNG\r\n\x1a\n")

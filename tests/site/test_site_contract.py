@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from rt_assets import msgpack_format, site
+from rt_assets import msgpack_format, page
 from rt_assets.msgpack_format import COUNT_SERIES, RT_SERIES
 from tests.site.documents import make_document, pack
 
@@ -37,7 +37,7 @@ def test_site_reads_the_document_the_pipeline_builds():
     assert parsed["states"] == made["states"]
     assert parsed["states"]["NY"]["positive"][10] is None
     assert isinstance(parsed["states"]["NY"]["tests"][0], int)
-    latest = {r.state: r.median for r in site.latest_rt(parsed)}
+    latest = {r.state: r.median for r in page.latest_rt(parsed)}
     assert latest == {s: made["states"][s]["median"][-1] for s in ("NY", "VT")}
     assert parsed["excluded"] == {"WY": "diverged"}
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lake_assets import warehouse
+from lake_assets import delay_table
 
 
 def frame(n: int = 6, flights: int = 100) -> pd.DataFrame:
@@ -35,7 +35,7 @@ def engine(request, tmp_path):
         url = request.getfixturevalue("postgres_url")
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        warehouse.delay_table.drop(conn, checkfirst=True)
+        delay_table.delay_table.drop(conn, checkfirst=True)
     yield engine
     engine.dispose()
 
@@ -45,24 +45,24 @@ T1 = dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
 
 
 def test_upsert_inserts_then_is_idempotent(engine):
-    assert warehouse.upsert_delay_rows(engine, frame(), now=T0) == 6
-    first = warehouse.read_table(engine)
+    assert delay_table.upsert_delay_rows(engine, frame(), now=T0) == 6
+    first = delay_table.read_table(engine)
     assert len(first) == 6
     assert first["median_dep_delay"].isna().sum() == 1  # NaN stored as NULL
     assert first["fl_date"].map(type).eq(dt.date).all()
-    warehouse.upsert_delay_rows(engine, frame(), now=T1)
-    second = warehouse.read_table(engine)
+    delay_table.upsert_delay_rows(engine, frame(), now=T1)
+    second = delay_table.read_table(engine)
     # Same rows, and unchanged rows keep their last_update.
     pd.testing.assert_frame_equal(first, second)
 
 
 def test_upsert_updates_changed_rows_only(engine):
-    warehouse.upsert_delay_rows(engine, frame(), now=T0)
+    delay_table.upsert_delay_rows(engine, frame(), now=T0)
     changed = frame()
     changed.loc[2, "mean_dep_delay"] = 99.0
     extra = frame(8).iloc[6:]
-    warehouse.upsert_delay_rows(engine, pd.concat([changed, extra]), now=T1)
-    table = warehouse.read_table(engine).set_index("fl_date")
+    delay_table.upsert_delay_rows(engine, pd.concat([changed, extra]), now=T1)
+    table = delay_table.read_table(engine).set_index("fl_date")
     assert len(table) == 8
     assert table.loc[dt.date(2013, 1, 3), "mean_dep_delay"] == 99.0
     updated = pd.to_datetime(table["last_update"], utc=True)
@@ -71,25 +71,25 @@ def test_upsert_updates_changed_rows_only(engine):
 
 
 def test_failure_mid_transaction_leaves_table_unchanged(engine):
-    warehouse.upsert_delay_rows(engine, frame(), now=T0)
-    before = warehouse.read_table(engine)
+    delay_table.upsert_delay_rows(engine, frame(), now=T0)
+    before = delay_table.read_table(engine)
     bad = frame(8)
     bad["mean_dep_delay"] = 50.0
     bad.loc[7, "flights"] = -1  # breaks the CHECK constraint in the last batch
     with pytest.raises(sa.exc.IntegrityError):
-        warehouse.upsert_delay_rows(engine, bad, now=T1, batch_size=2)
-    pd.testing.assert_frame_equal(before, warehouse.read_table(engine))
+        delay_table.upsert_delay_rows(engine, bad, now=T1, batch_size=2)
+    pd.testing.assert_frame_equal(before, delay_table.read_table(engine))
 
 
 def test_missing_columns_are_named():
     with pytest.raises(ValueError, match="robust_score"):
-        warehouse.rows_from_frame(frame().drop(columns=["robust_score"]), T0)
+        delay_table.rows_from_frame(frame().drop(columns=["robust_score"]), T0)
 
 
 def test_statement_binds_values_as_parameters():
     from sqlalchemy.dialects import postgresql
 
-    stmt = warehouse.upsert_statement("postgresql").values(frame().iloc[:1].to_dict("records"))
+    stmt = delay_table.upsert_statement("postgresql").values(frame().iloc[:1].to_dict("records"))
     sql = str(stmt.compile(dialect=postgresql.dialect()))
     assert "ON CONFLICT (origin, fl_date) DO UPDATE" in sql
     assert "JFK" not in sql and "%(" in sql
