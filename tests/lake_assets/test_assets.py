@@ -11,6 +11,7 @@ from lake_assets.delay_table import count_rows
 from lake_assets.nycflights import NYCFLIGHTS_ROWS
 from resources.io_manager import LakeIOManager
 from resources.warehouse import WarehouseResource
+from tests.fixtures.lake_objects import LAKE_YEAR_OBJECTS
 
 pytestmark = pytest.mark.slow
 
@@ -25,13 +26,7 @@ def test_materialize_the_lake_on_nycflights(tmp_path, monkeypatch):
     lake_assets = dg.load_assets_from_modules([assets])
     result = dg.materialize(lake_assets, partition_key="2013", resources=resources)
     assert result.success
-    for name, ext in [
-        ("bronze_flights", "csv"),
-        ("silver_flights", "parquet"),
-        ("quarantined_flights", "parquet"),
-        ("gold_dep_delay_by_date", "parquet"),
-        ("delay_anomalies", "parquet"),
-    ]:
+    for name, ext in LAKE_YEAR_OBJECTS:
         assert (tmp_path / "lake" / "lake" / name / f"2013.{ext}").is_file(), name
     silver = pd.read_parquet(tmp_path / "lake" / "lake" / "silver_flights" / "2013.parquet")
     assert len(silver) == NYCFLIGHTS_ROWS

@@ -12,6 +12,7 @@ from lake_assets import assets
 from lake_assets.nycflights import nycflights_year_csv
 from resources.io_manager import LakeIOManager
 from resources.warehouse import WarehouseResource
+from tests.fixtures.lake_objects import LAKE_YEAR_OBJECTS
 
 pytestmark = pytest.mark.slow
 
@@ -38,13 +39,7 @@ def test_only_the_configured_base_url_holds_the_lake(tmp_path, monkeypatch):
     )
 
     assert result.success
-    for name, ext in [
-        ("bronze_flights", "csv"),
-        ("silver_flights", "parquet"),
-        ("quarantined_flights", "parquet"),
-        ("gold_dep_delay_by_date", "parquet"),
-        ("delay_anomalies", "parquet"),
-    ]:
+    for name, ext in LAKE_YEAR_OBJECTS:
         assert (base / "lake" / name / f"2013.{ext}").is_file(), name
     bronze = result.get_asset_materialization_events()[0].materialization.metadata
     assert bronze["source"].value == str(base / "landing" / "2013.csv")

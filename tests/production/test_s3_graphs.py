@@ -13,6 +13,8 @@ import msgpack
 import pandas as pd
 import pytest
 
+from tests.fixtures.lake_objects import LAKE_YEAR_OBJECTS
+
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 RUN_DATE = "2020-05-01"
@@ -101,13 +103,7 @@ def test_lake_graph_on_s3_with_postgres_warehouse(s3_env, postgres_url, monkeypa
     assert result.success
 
     keys = set(s3_env.keys())
-    for name, ext in [
-        ("bronze_flights", "csv"),
-        ("silver_flights", "parquet"),
-        ("quarantined_flights", "parquet"),
-        ("gold_dep_delay_by_date", "parquet"),
-        ("delay_anomalies", "parquet"),
-    ]:
+    for name, ext in LAKE_YEAR_OBJECTS:
         assert f"prod/lake/{name}/2013.{ext}" in keys, sorted(keys)
     bronze = s3_env.get("prod/lake/bronze_flights/2013.csv")
     silver = pd.read_parquet(io.BytesIO(s3_env.get("prod/lake/silver_flights/2013.parquet")))
