@@ -36,8 +36,20 @@ def run_child(module: str, *args: str) -> dict:
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process (MiB).
+
+    VmHWM where Linux has it: ``ru_maxrss`` survives ``exec``, so a child started
+    by a large parent would report at least the parent's peak.
+    """
     import resource
 
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

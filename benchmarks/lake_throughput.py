@@ -2,13 +2,20 @@
 
     uv run python -m benchmarks.lake_throughput [--rows 7000000] [--csv PATH]
 
-Both run in fresh processes, one after the other, in the same benchmark run:
+Each runs in a fresh process, one after the other, in the same benchmark run:
 - original: pandas reads the whole CSV, drops rows without a departure
   delay, groups by origin and date (mean delay);
 - lake: the Dagster assets bronze_flights -> silver_flights (+ quarantine)
   -> gold_dep_delay_by_date materialized in process with the real IO manager
-  (landing file -> bronze copy -> typed Parquet -> daily aggregate).
-Reports wall time, peak memory (max RSS) and the speed-up.
+  (landing file -> bronze copy -> typed Parquet -> daily aggregate);
+- engine: today's silver/gold path alone (``lake_assets.cleaning``:
+  ``clean_to_parquet`` then ``aggregate_silver_file``), no Dagster, no bronze copy;
+- duckdb: the same path on DuckDB (``lake_assets.engine_duckdb``), the
+  candidate of issue 15, with its memory limit (``--duckdb-memory``).
+Reports wall time, CPU time, peak memory (max RSS), the ratio of each to
+today's engine, and the lines of each silver/gold path. Issue 15's rule: the
+engine is replaced only if DuckDB is within 1.25x of today's engine's wall
+time and peaks at 2 GB or less.
 """
 
 from __future__ import annotations
@@ -91,6 +98,80 @@ def lake(csv: str, year: str) -> dict:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def engine(csv: str, year: str) -> dict:
+    """Today's silver/gold path, as the silver and gold assets call it, without Dagster."""
+    from lake_assets import cleaning
+
+    out = Path(tempfile.mkdtemp(prefix="lake-engine-"))
+    try:
+        cpu = cpu_seconds()
+        start = time.perf_counter()
+        result = cleaning.clean_to_parquet(
+            lambda: open(csv, "rb"),  # noqa: SIM115 - clean_to_parquet closes it
+            int(year),
+            str(out / "silver.parquet"),
+            local_path=csv,
+        )
+        silver_s = time.perf_counter() - start
+        gold = cleaning.aggregate_silver_file(str(out / "silver.parquet"))
+        return _measured(start, cpu, gold, result.counts, silver_s)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def duckdb_engine(csv: str, year: str, memory: str) -> dict:
+    """The DuckDB silver/gold path; connecting and its settings are inside the timing."""
+    from lake_assets import engine_duckdb
+
+    out = Path(tempfile.mkdtemp(prefix="lake-duckdb-"))
+    try:
+        cpu = cpu_seconds()
+        start = time.perf_counter()
+        con = engine_duckdb.connect(memory_limit=memory)
+        result = engine_duckdb.clean_to_parquet(
+            csv, int(year), str(out / "silver.parquet"), con=con
+        )
+        silver_s = time.perf_counter() - start
+        gold = engine_duckdb.aggregate_silver_file(str(out / "silver.parquet"), con=con)
+        return _measured(start, cpu, gold, result.counts, silver_s)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _measured(start: float, cpu: float, gold, counts: dict, silver_s: float) -> dict:
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu_s": cpu_seconds() - cpu,
+        "rows": int(len(gold)),
+        "rss_mb": peak_rss_mb(),
+        "steps": {"silver": round(silver_s, 2)},
+        "silver_rows": counts["silver_rows"],
+        "quarantined": counts["quarantined_rows"],
+        "duplicates": counts["duplicates_dropped"],
+    }
+
+
+def lines_of_code() -> dict[str, tuple[int, int]]:
+    """(lines, code lines: not blank, not a comment) of each silver/gold path's own source.
+
+    The schema module (``lake_assets/schema.py``) serves both engines and is not counted.
+    """
+    import inspect
+
+    from lake_assets import cleaning, engine_duckdb
+
+    def count(text: str) -> tuple[int, int]:
+        lines = text.splitlines()
+        code = [ln for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+        return len(lines), len(code)
+
+    return {
+        "original": count(inspect.getsource(original)),
+        "engine": count(inspect.getsource(cleaning)),
+        "duckdb": count(inspect.getsource(engine_duckdb)),
+    }
+
+
 def _step_seconds(instance, run_id: str) -> dict[str, float]:
     """Wall seconds of each step, from the run's STEP_START and STEP_SUCCESS events."""
     marks: dict[str, dict[str, float]] = {}
@@ -126,11 +207,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=7_000_000)
     parser.add_argument("--year", default="2015")
     parser.add_argument("--csv", default=None)
-    parser.add_argument("--child", choices=["original", "lake"], default=None)
+    parser.add_argument("--child", choices=["original", "lake", "engine", "duckdb"], default=None)
+    parser.add_argument("--duckdb-memory", default="1500MB", help="DuckDB's memory_limit")
     args = parser.parse_args(argv)
     if args.child:
         csv = args.csv
-        out = original(csv) if args.child == "original" else lake(csv, args.year)
+        out = {
+            "original": lambda: original(csv),
+            "lake": lambda: lake(csv, args.year),
+            "engine": lambda: engine(csv, args.year),
+            "duckdb": lambda: duckdb_engine(csv, args.year, args.duckdb_memory),
+        }[args.child]()
         print(json.dumps(out))
         return 0
     csv = str(synthetic_year(args.rows, int(args.year), csv=args.csv).resolve())
@@ -140,6 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     base = run_child("benchmarks.lake_throughput", "--child", "original", "--csv", csv)
     ours = run_child(
         "benchmarks.lake_throughput", "--child", "lake", "--csv", csv, "--year", args.year
+    )
+    today = run_child(
+        "benchmarks.lake_throughput", "--child", "engine", "--csv", csv, "--year", args.year
+    )
+    duck = run_child(
+        "benchmarks.lake_throughput",
+        *("--child", "duckdb", "--csv", csv, "--year", args.year),
+        *("--duckdb-memory", args.duckdb_memory),
     )
     print(f"load average after: {_load()} (1, 5, 15 min; other jobs share the machine)")
     print()
@@ -161,7 +256,39 @@ def main(argv: list[str] | None = None) -> int:
         f"speed-up: {base['seconds'] / ours['seconds']:.1f}x "
         f"(targets: lake <= 60 s, <= 3,000 MB, >= 3x)"
     )
+    _engines_table(base, today, duck, args.duckdb_memory)
     return 0
+
+
+def _engines_table(base: dict, today: dict, duck: dict, memory: str) -> None:
+    """Issue 15's comparison: the silver/gold paths alone, against today's engine."""
+    loc = lines_of_code()
+    print("\nsilver/gold paths alone (no Dagster, no bronze copy), ratio to today's engine:\n")
+    print(
+        "| path | wall s | CPU s | peak RSS MB | wall / today's | silver s | silver rows "
+        "| quarantined | duplicates | gold rows | lines (code) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rows = [
+        ("original (pandas, no cleaning)", base, "original"),
+        ("today's engine (lake_assets/cleaning.py)", today, "engine"),
+        (f"DuckDB (lake_assets/engine_duckdb.py, memory_limit {memory})", duck, "duckdb"),
+    ]
+    for name, r, key in rows:
+        total, code = loc[key]
+        silver = r.get("steps", {}).get("silver", "-")
+        print(
+            f"| {name} | {r['seconds']:.1f} | {r['cpu_s']:.1f} | {r['rss_mb']:,.0f} | "
+            f"{r['seconds'] / today['seconds']:.2f}x | {silver} | "
+            f"{r.get('silver_rows', 0):,} | {r.get('quarantined', 0):,} | "
+            f"{r.get('duplicates', 0):,} | {r['rows']:,} | {total:,} ({code:,}) |"
+        )
+    ratio = duck["seconds"] / today["seconds"]
+    meets = ratio <= 1.25 and duck["rss_mb"] <= 2048
+    print(
+        f"\nissue 15's rule (DuckDB within 1.25x of today's wall time, <= 2 GB peak): "
+        f"{ratio:.2f}x, {duck['rss_mb']:,.0f} MB: {'met' if meets else 'not met'}"
+    )
 
 
 if __name__ == "__main__":
