@@ -1,8 +1,10 @@
 """The re-run command against a real dagster-webserver + dagster-daemon on 127.0.0.1.
 
-2 dates x 2 states with the fast preset: the command launches the backfill
+1 date x 2 states with the fast preset: the command launches the backfill
 through GraphQL, waits for it, and exactly the partitions downstream of
-rt/processed_counts for those dates and states are materialized.
+rt/processed_counts for that date and those states are materialized. (Date ranges
+and lists are parsed in test_rerun_parsing.py; every partition here costs the daemon a
+run of its own, so the live test keeps to the smallest backfill that shows "exactly".)
 """
 
 import subprocess
@@ -16,7 +18,7 @@ from tests.fixtures.dagster_server import REPO_ROOT
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
-DATES = ["2020-05-01", "2020-05-02"]
+DATES = ["2020-05-01"]
 STATES = ["NY", "WA"]
 DATE_ASSETS = [
     "processed_counts",
@@ -49,7 +51,7 @@ def test_rerun_backfills_exactly_the_requested_partitions(dagster_server, monkey
         "-m",
         "rt_assets.rerun",
         "--dates",
-        f"{DATES[0]}..{DATES[1]}",
+        ",".join(DATES),
         "--states",
         ",".join(STATES),
         "--url",
