@@ -10,7 +10,7 @@ Each runs in a fresh process, one after the other, in the same benchmark run:
   (landing file -> bronze copy -> typed Parquet -> daily aggregate);
 - engine: today's silver/gold path alone (``lake_assets.cleaning``:
   ``clean_to_parquet`` then ``aggregate_silver_file``), no Dagster, no bronze copy;
-- duckdb: the same path on DuckDB (``lake_assets.engine_duckdb``), the
+- duckdb: the same path on DuckDB (``benchmarks.engine_duckdb``), the
   candidate of issue 15, with its memory limit (``--duckdb-memory``).
 Reports wall time, CPU time, peak memory (max RSS), the ratio of each to
 today's engine, and the lines of each silver/gold path. Issue 15's rule: the
@@ -121,7 +121,7 @@ def engine(csv: str, year: str) -> dict:
 
 def duckdb_engine(csv: str, year: str, memory: str) -> dict:
     """The DuckDB silver/gold path; connecting and its settings are inside the timing."""
-    from lake_assets import engine_duckdb
+    from benchmarks import engine_duckdb
 
     out = Path(tempfile.mkdtemp(prefix="lake-duckdb-"))
     try:
@@ -158,7 +158,8 @@ def lines_of_code() -> dict[str, tuple[int, int]]:
     """
     import inspect
 
-    from lake_assets import cleaning, engine_duckdb
+    from benchmarks import engine_duckdb
+    from lake_assets import cleaning
 
     def count(text: str) -> tuple[int, int]:
         lines = text.splitlines()
@@ -272,7 +273,7 @@ def _engines_table(base: dict, today: dict, duck: dict, memory: str) -> None:
     rows = [
         ("original (pandas, no cleaning)", base, "original"),
         ("today's engine (lake_assets/cleaning.py)", today, "engine"),
-        (f"DuckDB (lake_assets/engine_duckdb.py, memory_limit {memory})", duck, "duckdb"),
+        (f"DuckDB (benchmarks/engine_duckdb.py, memory_limit {memory})", duck, "duckdb"),
     ]
     for name, r, key in rows:
         total, code = loc[key]

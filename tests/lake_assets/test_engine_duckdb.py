@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lake_assets import engine_duckdb
+from benchmarks import engine_duckdb
 from lake_assets.cleaning import aggregate_daily, clean_to_parquet
 from lake_assets.schema import CSV_HEADER, SILVER_SCHEMA
 from tests.reliability.cases import CORPUS, FLIGHT_QUARANTINE

@@ -4,7 +4,9 @@ Pure module (DuckDB + pyarrow, no Dagster): the candidate of issue 15 for
 replacing the hand-written engine in ``lake_assets.cleaning``, written to the
 same contracts so the two can be compared row for row
 (``tests/lake_assets/test_engine_duckdb.py``) and side by side
-(``benchmarks/lake_throughput.py``). The product does not use it yet.
+(``benchmarks/lake_throughput.py``). It lives with the benchmarks, not in
+``lake_assets``: the product does not use it, and the lake image installs no dev
+dependency (duckdb is one).
 
 - The header is checked by name here: DuckDB's ``columns=`` only counts them.
 - Columns are read typed (dates as DATE, numbers as FLOAT, codes as VARCHAR),
