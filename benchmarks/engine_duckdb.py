@@ -36,6 +36,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+# The same flight identity and value bounds as today's engine: defined once, there.
+from lake_assets.cleaning import DELAY_BOUNDS, DURATION_MAX, FLIGHT_KEY
 from lake_assets.schema import (
     CANONICAL_COLUMNS,
     FLAG_COLUMNS,
@@ -48,9 +50,6 @@ from lake_assets.schema import (
     silver_name,
 )
 
-FLIGHT_KEY = ("fl_date", "op_carrier", "op_carrier_fl_num", "origin", "dest", "crs_dep_time")
-DELAY_BOUNDS = (-1440.0, 2880.0)
-DURATION_MAX = 1440.0
 # Arrow's default null spellings (pyarrow.csv.ConvertOptions().null_values),
 # which today's engine reads as null in every column.
 NULL_SPELLINGS = (
