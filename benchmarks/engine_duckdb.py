@@ -49,6 +49,7 @@ from lake_assets.schema import (
     TIME_COLUMNS,
     silver_name,
 )
+from resources.lake_store import is_gzip
 
 # Arrow's default null spellings (pyarrow.csv.ConvertOptions().null_values),
 # which today's engine reads as null in every column.
@@ -81,7 +82,7 @@ def _literal(text: str) -> str:
 
 def _is_gzip(path: str) -> bool:
     with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
+        return is_gzip(fh.read(2))
 
 
 def check_header(path: str, source: str) -> None:

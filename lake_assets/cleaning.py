@@ -48,6 +48,7 @@ from lake_assets.schema import (
     TIME_COLUMNS,
     silver_name,
 )
+from resources.lake_store import is_gzip
 
 # The identity of one scheduled flight: a second row with the same identity is
 # a duplicate of the first (the BTS files carry each flight once).
@@ -74,7 +75,7 @@ class CleanResult:
 
 
 def _decompressed(data: bytes) -> bytes:
-    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    return gzip.decompress(data) if is_gzip(data) else data
 
 
 def _header_columns(data: bytes, source: str) -> list[str]:
@@ -571,7 +572,7 @@ def open_decompressed(fh: BinaryIO) -> BinaryIO:
     """``fh`` itself, or a gunzipping reader over it if it holds gzip (closing it closes both)."""
     head = fh.read(2)
     fh.seek(0)
-    if head != b"\x1f\x8b":
+    if not is_gzip(head):
         return fh
     return _GzipOwning(fh)
 
