@@ -11,6 +11,15 @@ cancellations) and day-to-day noise; individual flights scatter around it
 with a heavy right tail. Injected anomalies are local incidents: one or two
 days when every departure of one airport is late by an extra 15-45 minutes.
 A few rows are duplicated or carry impossible values, as real files do.
+
+    uv run python -m lake_assets.synthetic --decade 2009 --years 10 --rows 7000000 --out DIR
+
+writes ten years as BTS publishes them, one file per month, ``DIR/<year>-<MM>.csv``
+(header in every file), and each year's injected anomalies in
+``DIR/truth/<year>.anomalies.csv``. Every year of a decade has the same airports
+(drawn from the seed) and its own random stream, seeded from (seed, year): one year
+can be regenerated alone, byte for byte. A month is written as soon as it is drawn,
+so memory holds one month at a time.
 Pure module (numpy + pyarrow), no Dagster.
 """
 
@@ -45,6 +54,22 @@ class SyntheticYear:
     rows: int
     origins: int
     anomalies: int
+
+
+@dataclass(frozen=True)
+class SyntheticMonths:
+    """One year written as twelve monthly files."""
+
+    year: int
+    files: tuple[Path, ...]
+    rows_per_month: tuple[int, ...]
+    anomalies_path: Path
+    origins: int
+    anomalies: int
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_per_month)
 
 
 def airport_codes(n: int, rng: np.random.Generator) -> list[str]:
@@ -234,35 +259,40 @@ def _chunk_table(
     return table
 
 
-def generate(year: int, rows: int, out: Path, n_origins: int = 350, seed: int = 0):
-    """Write one synthetic year to ``out`` and its anomalies beside it."""
-    rng = np.random.default_rng(seed)
-    codes = airport_codes(n_origins, rng)
-    days, counts, mean, cancel_p, anomalies = _daily_plan(year, n_origins, rows, rng)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
-    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
-    written = 0
-    opener = gzip.open if out.suffix == ".gz" else open
-    with opener(tmp, "wb") as raw:
-        raw.write((",".join(CANONICAL_COLUMNS) + ",\n").encode())
+def _months(year: int, rows: int, codes: list[str], rng: np.random.Generator):
+    """(days, anomalies, iterator of (month, table)): months drawn lazily, in order."""
+    days, counts, mean, cancel_p, anomalies = _daily_plan(year, len(codes), rows, rng)
+
+    def tables():
         for month in range(1, 13):
             idx = np.flatnonzero(days.month == month)
-            chunk = _chunk_table(
-                days,
-                codes,
-                counts[:, idx],
-                mean[:, idx],
-                cancel_p[:, idx],
-                int(idx[0]),
-                rng,
+            yield (
+                month,
+                _chunk_table(
+                    days,
+                    codes,
+                    counts[:, idx],
+                    mean[:, idx],
+                    cancel_p[:, idx],
+                    int(idx[0]),
+                    rng,
+                ),
             )
-            sink = pa.BufferOutputStream()
-            pacsv.write_csv(chunk, sink, write_options=options)
-            raw.write(sink.getvalue().to_pybytes())
-            written += chunk.num_rows
-    tmp.replace(out)
+
+    return days, anomalies, tables()
+
+
+HEADER = (",".join(CANONICAL_COLUMNS) + ",\n").encode()
+
+
+def _csv_rows(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    pacsv.write_csv(table, sink, write_options=options)
+    return sink.getvalue().to_pybytes()
+
+
+def _write_truth(codes: list[str], days, anomalies, path: Path) -> int:
     truth = pd.DataFrame(
         {
             "origin": [codes[o] for o, _, _ in anomalies],
@@ -270,20 +300,149 @@ def generate(year: int, rows: int, out: Path, n_origins: int = 350, seed: int = 
             "magnitude_min": [round(m, 1) for _, _, m in anomalies],
         }
     ).sort_values(["origin", "fl_date"])
+    tmp = path.with_name(path.name + ".partial")
+    truth.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return len(truth)
+
+
+def generate(year: int, rows: int, out: Path, n_origins: int = 350, seed: int = 0):
+    """Write one synthetic year to ``out`` and its anomalies beside it."""
+    rng = np.random.default_rng(seed)
+    codes = airport_codes(n_origins, rng)
+    days, anomalies, tables = _months(year, rows, codes, rng)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".partial")
+    written = 0
+    opener = gzip.open if out.suffix == ".gz" else open
+    with opener(tmp, "wb") as raw:
+        raw.write(HEADER)
+        for _, chunk in tables:
+            raw.write(_csv_rows(chunk))
+            written += chunk.num_rows
+    tmp.replace(out)
     anomalies_path = out.with_name(out.name + ".anomalies.csv")
-    truth.to_csv(anomalies_path, index=False)
-    return SyntheticYear(out, anomalies_path, written, n_origins, len(truth))
+    count = _write_truth(codes, days, anomalies, anomalies_path)
+    return SyntheticYear(out, anomalies_path, written, n_origins, count)
+
+
+def month_file_name(year: int, month: int) -> str:
+    """The monthly file's name, as BTS publishes months: ``2014-03.csv``."""
+    return f"{year}-{month:02d}.csv"
+
+
+def truth_path(folder: Path, year: int) -> Path:
+    # In a folder of its own: its name carries a year, and the landing sensor
+    # would take it for flights if it lay beside the monthly files.
+    return Path(folder) / "truth" / f"{year}.anomalies.csv"
+
+
+def generate_months(
+    year: int, rows: int, folder: Path, n_origins: int = 350, seed: int = 0
+) -> SyntheticMonths:
+    """Write one synthetic year as ``folder/<year>-<MM>.csv`` and its truth.
+
+    The airports come from ``seed`` alone (the same every year); the year's
+    delays and flights from (``seed``, ``year``). Each file is written atomically,
+    the truth last: a year whose truth file exists is complete.
+    """
+    codes = airport_codes(n_origins, np.random.default_rng(seed))
+    rng = np.random.default_rng([seed, year])
+    days, anomalies, tables = _months(year, rows, codes, rng)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files, counts = [], []
+    for month, chunk in tables:
+        path = folder / month_file_name(year, month)
+        tmp = path.with_name(path.name + ".partial")
+        with open(tmp, "wb") as raw:
+            raw.write(HEADER)
+            raw.write(_csv_rows(chunk))
+        tmp.replace(path)
+        files.append(path)
+        counts.append(chunk.num_rows)
+        del chunk
+    truth = truth_path(folder, year)
+    truth.parent.mkdir(exist_ok=True)
+    count = _write_truth(codes, days, anomalies, truth)
+    return SyntheticMonths(year, tuple(files), tuple(counts), truth, n_origins, count)
+
+
+def daily_plan(year: int, rows: int, n_origins: int = 350, seed: int = 0) -> pd.DataFrame:
+    """The airport-days that ``generate_months`` draws flights from, without the flights.
+
+    One row per airport and day with at least one flight: ``flights`` (scheduled),
+    ``mean_delay_min`` (the day's planned mean, anomalies included) and
+    ``cancel_p``. Cheap (no rows drawn): a decade's gold-sized tables in seconds.
+    """
+    codes = airport_codes(n_origins, np.random.default_rng(seed))
+    rng = np.random.default_rng([seed, year])
+    days, counts, mean, cancel_p, _ = _daily_plan(year, n_origins, rows, rng)
+    o_idx, d_idx = np.nonzero(counts)
+    return pd.DataFrame(
+        {
+            "origin": np.asarray(codes)[o_idx],
+            "fl_date": days.date[d_idx],
+            "flights": counts[o_idx, d_idx].astype("int64"),
+            "mean_delay_min": mean[o_idx, d_idx],
+            "cancel_p": cancel_p[o_idx, d_idx],
+        }
+    )
+
+
+def generate_decade(
+    first_year: int,
+    years: int,
+    rows_per_year: int,
+    folder: Path,
+    n_origins: int = 350,
+    seed: int = 0,
+    skip_complete: bool = False,
+) -> list[SyntheticMonths | None]:
+    """``generate_months`` for ``years`` years from ``first_year``, one after the other.
+
+    With ``skip_complete``, a year whose truth file exists is left as it is (None
+    in the result): a cache that an interrupted run can resume.
+    """
+    done: list[SyntheticMonths | None] = []
+    for year in range(first_year, first_year + years):
+        if skip_complete and truth_path(folder, year).exists():
+            done.append(None)
+            continue
+        done.append(generate_months(year, rows_per_year, folder, n_origins, seed))
+    return done
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--year", type=int, default=2015)
-    parser.add_argument("--rows", type=int, default=7_000_000)
+    parser.add_argument("--year", type=int, default=2015, help="one year in one file")
+    parser.add_argument(
+        "--decade",
+        type=int,
+        default=None,
+        metavar="FIRST_YEAR",
+        help="monthly files of --years years from FIRST_YEAR into the folder --out",
+    )
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--rows", type=int, default=7_000_000, help="rows per year")
     parser.add_argument("--origins", type=int, default=350)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    if args.decade is not None:
+        for year in range(args.decade, args.decade + args.years):
+            lap = time.perf_counter()
+            months = generate_months(year, args.rows, args.out, args.origins, args.seed)
+            print(
+                f"{year}: {months.rows:,} rows in 12 monthly files, {months.anomalies} "
+                f"injected anomalies in {months.anomalies_path} "
+                f"({time.perf_counter() - lap:.1f} s)",
+                flush=True,
+            )
+        print(f"wrote {args.years} years to {args.out} in {time.perf_counter() - start:.1f} s")
+        return 0
     result = generate(args.year, args.rows, args.out, args.origins, args.seed)
     print(
         f"wrote {result.rows:,} rows ({result.origins} origins) to {result.path} and "
