@@ -59,3 +59,20 @@ def cpu_seconds() -> float:
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+STEP_EVENTS = ("STEP_START", "STEP_SUCCESS")
+
+
+def step_seconds(instance, run_id: str) -> dict[str, float]:
+    """Wall seconds of each step of a Dagster run, from its STEP_START and STEP_SUCCESS events."""
+    marks: dict[str, dict[str, float]] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is not None and event.step_key and event.event_type_value in STEP_EVENTS:
+            marks.setdefault(event.step_key, {})[event.event_type_value] = entry.timestamp
+    return {
+        step.removeprefix("lake__"): round(m["STEP_SUCCESS"] - m["STEP_START"], 2)
+        for step, m in marks.items()
+        if len(m) == 2
+    }
