@@ -258,9 +258,9 @@ def _daily_series(gold: pd.DataFrame, column: str = "mean_dep_delay") -> dict[st
 
 def detect(
     gold: pd.DataFrame,
-    detectors: tuple[str, ...] = DETECTORS,
+    detectors: tuple[str, ...] = DEFAULT_DETECTORS,
     min_days: int = MIN_DAYS,
-    comparison_max_airports: int | None = None,
+    comparison_max_airports: int | None = COMPARISON_MAX_AIRPORTS,
 ) -> tuple[pd.DataFrame, DetectionReport]:
     """Run the detectors on every airport of a gold table.
 
@@ -269,6 +269,9 @@ def detect(
     the airport has too little data, marked in ``status``, and for a detector
     that was not run or did not score that airport), and a report.
 
+    The defaults are the production step's: the robust detector only, and
+    the comparison cap, so that a caller who passes nothing cannot start an
+    hour of ARIMA fits (every airport, uncapped) by accident.
     ``comparison_max_airports`` limits IsolationForest and ARIMA to that many
     of the busiest airports (by flights); ``None`` scores every airport.
     """

@@ -181,6 +181,19 @@ def test_default_detectors_are_only_the_robust_one():
     assert detectors.DEFAULT_DETECTORS == ("robust",)
 
 
+def test_detect_with_defaults_runs_only_the_production_detector():
+    # detect(gold) alone must not start IsolationForest or ARIMA (ARIMA on every
+    # airport of a year is about an hour); the benchmark times this call.
+    series = {f"A{i}": seasonal_series(i) for i in range(3)}
+    out, report = detectors.detect(gold_frame(series))
+    assert report.detectors_run == ("robust",)
+    assert set(report.seconds) == {"robust"} and set(report.flags) == {"robust"}
+    assert report.comparison_airports == []
+    assert out["robust_score"].notna().all()
+    for name in ("iforest", "arima"):
+        assert out[f"{name}_score"].isna().all() and not out[f"{name}_flag"].any()
+
+
 def test_detect_precision_and_recall_over_airports():
     """Five airports, two incidents each on days no other airport shares: the robust
     detector finds all ten and raises at most four false alarms in 1,815 quiet days."""
