@@ -166,9 +166,13 @@ def lines_of_code() -> dict[str, tuple[int, int]]:
         code = [ln for ln in lines if ln.strip() and not ln.strip().startswith("#")]
         return len(lines), len(code)
 
+    # The engine is a package (issue 15 split it by concern): all its modules count.
+    engine_source = "".join(
+        path.read_text() for path in sorted(Path(cleaning.__file__).parent.glob("*.py"))
+    )
     return {
         "original": count(inspect.getsource(original)),
-        "engine": count(inspect.getsource(cleaning)),
+        "engine": count(engine_source),
         "duckdb": count(inspect.getsource(engine_duckdb)),
     }
 
@@ -272,7 +276,7 @@ def _engines_table(base: dict, today: dict, duck: dict, memory: str) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = [
         ("original (pandas, no cleaning)", base, "original"),
-        ("today's engine (lake_assets/cleaning.py)", today, "engine"),
+        ("today's engine (lake_assets/cleaning/)", today, "engine"),
         (f"DuckDB (benchmarks/engine_duckdb.py, memory_limit {memory})", duck, "duckdb"),
     ]
     for name, r, key in rows:
