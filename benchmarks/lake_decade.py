@@ -337,7 +337,7 @@ def bronze_gold(args) -> int:
     finally:
         if not args.keep_lake:
             shutil.rmtree(lake, ignore_errors=True)
-    report(results, size)
+    report(results, size, args.rows_per_year)
     return 0
 
 
@@ -349,15 +349,16 @@ def _silver_gold_s(r: dict) -> float:
     return sum(v for k, v in r["steps"].items() if "bronze" not in k)
 
 
-def report(results: list[dict], size: int) -> None:
+def report(results: list[dict], size: int, rows_per_year: int) -> None:
     print(
-        "\n| year | wall s | CPU s | peak RSS MB | bronze s | silver + gold s | silver rows "
-        "| quarantined | gold rows |"
+        "\n| year | wall s | CPU s | peak RSS MB | process s | bronze s | silver + gold s "
+        "| silver rows | quarantined | gold rows |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
             f"| {r['year']} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['peak_rss_mb']:,.0f} | "
+            f"{r['process_s']:.1f} | "
             f"{_bronze_s(r):.1f} | {_silver_gold_s(r):.1f} | {r['silver_rows']:,} | "
             f"{r['quarantined']:,} | {r['gold_rows']:,} |"
         )
@@ -367,7 +368,8 @@ def report(results: list[dict], size: int) -> None:
     bronze = sum(_bronze_s(r) for r in results)
     silver_gold = sum(_silver_gold_s(r) for r in results)
     print(
-        f"| total | {wall:.1f} | {cpu:.1f} | {peak:,.0f} (max) | {bronze:.1f} | "
+        f"| total | {wall:.1f} | {cpu:.1f} | {peak:,.0f} (max) | "
+        f"{sum(r['process_s'] for r in results):.1f} | {bronze:.1f} | "
         f"{silver_gold:.1f} | {sum(r['silver_rows'] for r in results):,} | "
         f"{sum(r['quarantined'] for r in results):,} | {sum(r['gold_rows'] for r in results):,} |"
     )
@@ -376,14 +378,17 @@ def report(results: list[dict], size: int) -> None:
         f"({size / 1e6 / max(bronze, 1e-9):,.0f} MB/s); the rest of the wall time is "
         "Dagster's run and event handling"
     )
+    # The goal is for a whole decade: fewer years are judged on ten at their pace.
+    decade_wall = wall * 10 / len(results)
+    judged = "" if len(results) == 10 else f" (ten years at the pace of {len(results)})"
     print(
-        f"goals (issue 15): decade bronze -> gold <= {GOAL_WALL_S:.0f} s wall: {wall:.1f} s, "
-        f"{'met' if wall <= GOAL_WALL_S else 'not met'}; <= {GOAL_PEAK_MB:,.0f} MB peak per "
-        f"step: {peak:,.0f} MB, {'met' if peak <= GOAL_PEAK_MB else 'not met'}"
+        f"goals (issue 15): decade bronze -> gold <= {GOAL_WALL_S:.0f} s wall: "
+        f"{decade_wall:.1f} s{judged}, {'met' if decade_wall <= GOAL_WALL_S else 'not met'}; "
+        f"<= {GOAL_PEAK_MB:,.0f} MB peak per step: {peak:,.0f} MB (the largest year's process, "
+        f"all its steps), {'met' if peak <= GOAL_PEAK_MB else 'not met'}"
     )
-    if len(results) < 10:
-        per_year = wall / len(results)
-        print(f"{len(results)} years measured; ten at this pace: about {10 * per_year:.0f} s")
+    if rows_per_year != 7_000_000:
+        print(f"at {rows_per_year:,} rows a year: the goals are set for 7,000,000")
     print(f"load after: {_load()} (1, 5, 15 min; other jobs share the machine)")
 
 
