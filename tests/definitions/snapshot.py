@@ -22,6 +22,17 @@ def _partitions(pdef: dg.PartitionsDefinition | None) -> object:
     if isinstance(pdef, dg.MultiPartitionsDefinition):
         return {"multi": {d.name: _partitions(d.partitions_def) for d in pdef.partitions_defs}}
     keys = pdef.get_partition_keys()
+    if isinstance(pdef, dg.TimeWindowPartitionsDefinition) and pdef.end is None:
+        # Open-ended partitions grow with the clock: their shape, not today's count.
+        return {
+            "type": type(pdef).__name__,
+            "first": keys[0] if keys else None,
+            "end": "open",
+            "end_offset": pdef.end_offset,
+            "cron": pdef.cron_schedule,
+            "timezone": pdef.timezone,
+            "fmt": pdef.fmt,
+        }
     described: dict[str, object] = {
         "type": type(pdef).__name__,
         "count": len(keys),

@@ -39,15 +39,22 @@ def test_rt_daily_schedule_requests_newest_date_once():
         assert "run date 2021-03-07 already has run" in skipped.skip_message
 
 
-def test_landing_plan_runs_new_and_changed_files_once():
+def test_landing_plan_runs_each_year_with_new_or_changed_files_once():
     years = {"2013", "2014"}
-    files = [LandedFile("2013.csv", "a"), LandedFile("notes.txt", "n"), LandedFile("2030.csv", "z")]
+    files = [
+        LandedFile("2013.csv", "a"),
+        LandedFile("notes.txt", "n"),
+        LandedFile("2030.csv", "z"),
+        LandedFile("flights_2014.parquet", "p"),
+    ]
     plan = plan_landing(files, {}, years)
-    assert [(r.year, r.file.name) for r in plan.runs] == [("2013", "2013.csv")]
-    assert dict(plan.ignored) == {
-        "notes.txt": "no year in the file name; expected a name like 2013.csv",
+    assert [(r.year, [f.name for f in r.files]) for r in plan.runs] == [("2013", ["2013.csv"])]
+    assert {name: why.split(";")[0] for name, why in plan.ignored} == {
+        "notes.txt": "not a CSV file",
         "2030.csv": "year 2030 is not a lake partition",
+        "flights_2014.parquet": "not a CSV file",
     }
+    assert "expected a name like 2014-03.csv" in dict(plan.ignored)["notes.txt"]
     cursor = dump_cursor(plan.seen)
     # Same files again: nothing runs and nothing is logged twice.
     again = plan_landing(files, load_cursor(cursor), years)
@@ -59,6 +66,15 @@ def test_landing_plan_runs_new_and_changed_files_once():
         "landing:2013.csv@b",
         "landing:On_Time_2014.csv.gz@c",
     ]
+    # Three months of 2014 landing together: one run for the year, not three.
+    months = [LandedFile(f"2014-0{m}.csv", f"m{m}") for m in (1, 2, 3)]
+    (run,) = plan_landing(months, load_cursor(cursor), years).runs
+    assert run.year == "2014" and len(run.files) == 3
+    assert run.label == "2014-01.csv +2 more"
+    assert run.run_key.startswith("landing:2014:")
+    # ... and a new version of one of them is a new run key.
+    bumped = [*months[:2], LandedFile("2014-03.csv", "m3b")]
+    assert plan_landing(bumped, {}, years).runs[0].run_key != run.run_key
 
 
 def test_landing_plan_waits_for_uploads_in_progress():
@@ -237,3 +253,37 @@ def test_missing_upstream_alert_names_the_partition_and_what_to_launch(
     ), what
     assert "Materialize rt/processed_counts for partition 2021-01-26 first" in what
     assert f"http://127.0.0.1:3000/runs/{result.run_id}" in body["text"]
+
+
+def test_lake_monthly_schedule_refreshes_the_year_that_received_the_newest_file(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LAKE_URL", str(tmp_path / "lake"))
+    monkeypatch.delenv("DAGSTER_DEPLOYMENT", raising=False)
+    from lake_assets.definitions import defs
+
+    schedule = defs.get_schedule_def("lake_monthly")
+    repo = defs.get_repository_def()
+    io_manager = repo.get_top_level_resources()["io_manager"]
+    when = dt.datetime(2015, 1, 2, 7, tzinfo=dt.UTC)
+
+    def tick():
+        with dg.build_schedule_context(
+            scheduled_execution_time=when,
+            repository_def=repo,
+            resources={"io_manager": io_manager},
+        ) as context:
+            return schedule.evaluate_tick(context)
+
+    empty = tick()
+    assert not empty.run_requests
+    assert "no landed file of a lake year" in empty.skip_message
+    landing = tmp_path / "lake" / "landing"
+    landing.mkdir(parents=True)
+    for name in ("2013.csv", "2014-11.csv", "2014-12.csv", "notes.txt"):
+        (landing / name).write_text("FL_DATE\n")
+    # In January the newest data is last year's December: that year is refreshed.
+    (request,) = tick().run_requests
+    assert request.partition_key == "2014"
+    assert request.run_key == "2014@2015-01"
+    assert request.tags["lake/newest-piece"] == "2014-12"
