@@ -230,7 +230,7 @@ RT_FRESHNESS_DEADLINE_CRON = Setting(
 
 LAKE_SCHEDULE_CRON = Setting(
     "LAKE_SCHEDULE_CRON", "cron (UTC)", "0 7 2 * *",
-    "when the lake_monthly schedule builds the newest year",
+    "when the lake_monthly schedule refreshes the year of the newest landed file",
     (CODE_SERVER_START,), cron,
 )  # fmt: skip
 LAKE_FRESHNESS_DAYS = Setting(
