@@ -297,7 +297,8 @@ class AnomalyConfig(dg.Config):
         description=(
             f"Detectors to run, of {_KNOWN_DETECTORS}. The default, the robust "
             "detector, scores a 350-airport year in seconds; IsolationForest and ARIMA are "
-            "comparisons (ARIMA costs about 10 s per airport)."
+            "comparisons (ARIMA costs 10-20 s per airport-year, IsolationForest about 0.5 s: "
+            "benchmarks/results/2026-12-02-lake-detectors.md)."
         ),
     )
     comparison_max_airports: int = Field(
