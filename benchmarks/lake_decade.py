@@ -311,8 +311,10 @@ def _first_failure(result) -> str:
 def bronze_gold(args) -> int:
     years = list(range(args.first_year, args.first_year + args.years))
     source = ensure_months(years, args.rows_per_year, args.seed, args.origins).resolve()
-    lake = (OUT / f"lake_{args.rows_per_year}_s{args.seed}").resolve()
-    shutil.rmtree(lake, ignore_errors=True)  # every run starts from an empty lake
+    # Every run starts from an empty lake of its own: two runs at once must not share one.
+    prefix = f"lake_{args.rows_per_year}_s{args.seed}_"
+    OUT.mkdir(parents=True, exist_ok=True)
+    lake = Path(tempfile.mkdtemp(prefix=prefix, dir=OUT)).resolve()
     try:
         size = fill_landing(source, lake, years)
         print(
@@ -335,7 +337,9 @@ def bronze_gold(args) -> int:
             )
             results.append(result)
     finally:
-        if not args.keep_lake:
+        if args.keep_lake:
+            print(f"lake kept: {lake}")
+        else:
             shutil.rmtree(lake, ignore_errors=True)
     report(results, size, args.rows_per_year)
     return 0
