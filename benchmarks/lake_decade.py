@@ -37,11 +37,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.lake_common import cpu_seconds, peak_rss_mb, run_child, step_seconds
+from benchmarks.lake_common import (
+    LAKE_TO_GOLD,
+    materialize_to_gold,
+    peak_rss_mb,
+    run_child,
+    step_seconds,
+)
 
 RUN_BY_DEFAULT = False  # minutes at full size: run it by name
 OUT = Path("benchmarks/out/lake_decade")
-ASSETS = ("bronze_flights", "silver_flights", "gold_dep_delay_by_date")
+ASSETS = LAKE_TO_GOLD
 GOAL_WALL_S = 60.0
 GOAL_PEAK_MB = 2048.0
 
@@ -65,6 +71,7 @@ def gold_from_plan(year: int, rows: int, n_origins: int, seed: int):
     import pandas as pd
     import pyarrow as pa
 
+    from lake_assets.schema import GOLD_COLUMNS
     from lake_assets.synthetic import daily_plan
 
     plan = daily_plan(year, rows, n_origins, seed)
@@ -84,17 +91,7 @@ def gold_from_plan(year: int, rows: int, n_origins: int, seed: int):
         median_dep_delay=np.where(departed > 0, np.round(0.1 * mu - 2.0), np.nan),
         cancelled=cancelled,
         diverted=diverted,
-    )[
-        [
-            "fl_date",
-            "origin",
-            "mean_dep_delay",
-            "median_dep_delay",
-            "flights",
-            "cancelled",
-            "diverted",
-        ]
-    ]
+    )[list(GOLD_COLUMNS)]
 
 
 def start_postgres():
@@ -243,30 +240,8 @@ def fill_landing(source: Path, lake: Path, years: list[int]) -> int:
 def year_child(lake: str, year: str) -> dict:
     """One year's bronze -> silver -> gold in this (fresh) process."""
     started = time.perf_counter()
-    import dagster as dg
-
-    from lake_assets import assets
-    from resources.io_manager import LakeIOManager
-
     os.environ["LAKE_URL"] = lake
-    selection = [
-        a
-        for a in dg.load_assets_from_modules([assets])
-        if any(k.path[-1] in ASSETS for k in a.keys)
-    ]
-    # Set up before the clock, as a deployment has its instance already.
-    instance = dg.DagsterInstance.ephemeral()
-    cpu = cpu_seconds()
-    start = time.perf_counter()
-    result = dg.materialize(
-        selection,
-        partition_key=year,
-        resources={"io_manager": LakeIOManager(base_url=lake)},
-        instance=instance,
-        raise_on_error=False,
-    )
-    wall = time.perf_counter() - start
-    cpu = cpu_seconds() - cpu
+    result, instance, wall, cpu = materialize_to_gold(lake, year)
     if not result.success:
         return {"year": year, "success": False, "error": _first_failure(result)}
     metadata = {

@@ -29,7 +29,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.lake_common import cpu_seconds, peak_rss_mb, run_child, synthetic_year
+from benchmarks.lake_common import (
+    cpu_seconds,
+    materialize_to_gold,
+    peak_rss_mb,
+    run_child,
+    step_seconds,
+    synthetic_year,
+)
 
 
 def original(csv: str) -> dict:
@@ -49,11 +56,6 @@ def original(csv: str) -> dict:
 
 
 def lake(csv: str, year: str) -> dict:
-    import dagster as dg
-
-    from lake_assets import assets
-    from resources.io_manager import LakeIOManager
-
     base = Path(tempfile.mkdtemp(prefix="lake-bench-"))
     try:
         (base / "landing").mkdir()
@@ -61,28 +63,7 @@ def lake(csv: str, year: str) -> dict:
             csv, base / "landing" / f"{year}.csv"
         )
         os.environ["LAKE_URL"] = str(base)
-        selection = [
-            a
-            for a in dg.load_assets_from_modules([assets])
-            if any(
-                k.path[-1] in ("bronze_flights", "silver_flights", "gold_dep_delay_by_date")
-                for k in a.keys
-            )
-        ]
-        # The instance is set up before the clock starts, as pandas is imported
-        # before the original's: a deployment has one already, and creating
-        # it here only measures importing Dagster's storage modules.
-        instance = dg.DagsterInstance.ephemeral()
-        cpu = cpu_seconds()
-        start = time.perf_counter()
-        result = dg.materialize(
-            selection,
-            partition_key=year,
-            resources={"io_manager": LakeIOManager(base_url=str(base))},
-            instance=instance,
-        )
-        seconds = time.perf_counter() - start
-        cpu = cpu_seconds() - cpu
+        result, instance, seconds, cpu = materialize_to_gold(str(base), year)
         import pandas as pd
 
         gold = pd.read_parquet(base / "lake" / "gold_dep_delay_by_date" / f"{year}.parquet")
@@ -92,7 +73,7 @@ def lake(csv: str, year: str) -> dict:
             "cpu_s": cpu,
             "rows": int(len(gold)),
             "rss_mb": peak_rss_mb(),
-            "steps": _step_seconds(instance, result.run_id),
+            "steps": step_seconds(instance, result.run_id),
         }
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -174,28 +155,6 @@ def lines_of_code() -> dict[str, tuple[int, int]]:
         "original": count(inspect.getsource(original)),
         "engine": count(engine_source),
         "duckdb": count(inspect.getsource(engine_duckdb)),
-    }
-
-
-def _step_seconds(instance, run_id: str) -> dict[str, float]:
-    """Wall seconds of each step, from the run's STEP_START and STEP_SUCCESS events."""
-    marks: dict[str, dict[str, float]] = {}
-    for entry in instance.all_logs(run_id):
-        event = entry.dagster_event
-        if (
-            event is not None
-            and event.step_key
-            and event.event_type_value
-            in (
-                "STEP_START",
-                "STEP_SUCCESS",
-            )
-        ):
-            marks.setdefault(event.step_key, {})[event.event_type_value] = entry.timestamp
-    return {
-        step.removeprefix("lake__"): round(m["STEP_SUCCESS"] - m["STEP_START"], 2)
-        for step, m in marks.items()
-        if len(m) == 2
     }
 
 
