@@ -24,7 +24,7 @@ from lake_assets.partitions import YEARS
 from lake_assets.schema import SILVER_SCHEMA
 from resources.io_manager import LakeIOManager, lake_format, link
 from resources.k8s import LIGHT, step_tags
-from resources.lake_store import LakeStore, is_local, local_path
+from resources.lake_store import LakeStore
 from resources.retries import NETWORK, retry_policy
 from resources.warehouse import WarehouseResource
 
@@ -67,14 +67,13 @@ def landed_sources(store: LakeStore, year: str) -> list[year_pieces.BronzeSource
     sources = []
     for piece, name in landing.year_pieces(list(infos), year).items():
         path = folder / name
-        gzipped = LakeStore.is_gzip(path)
         sources.append(
             year_pieces.BronzeSource(
                 piece,
                 str(path),
                 landing.fingerprint(infos[name]),
                 lambda path=path: cleaning.open_decompressed(path.open("rb")),
-                local_path(path) if is_local(path) and not gzipped else None,
+                path,
             )
         )
     return sources
@@ -123,16 +122,15 @@ def bronze_flights(
         sources = landed_sources(store, year)
     except landing.LandingConflict as exc:
         raise _fail(str(exc)) from exc
-    if not sources and year_pieces.bronze_pieces(store, BRONZE, year):
-        sources = []  # nothing landed (again): the stored pieces stand
-    elif not sources and int(year) == NYCFLIGHTS_YEAR:
+    # Nothing landed (again) for a year already in bronze: its stored pieces stand.
+    if not sources and not year_pieces.bronze_pieces(store, BRONZE, year):
+        if int(year) != NYCFLIGHTS_YEAR:
+            example = store.folder(landing.LANDING) / f"{year}-01.csv"
+            raise _fail(
+                f"no landing file for {year}: put its monthly files there ({example}, ... or "
+                f".csv.gz) or one whole-year file {year}.csv; only {NYCFLIGHTS_YEAR} is bundled"
+            )
         sources = [bundled_source(year)]
-    elif not sources:
-        example = store.folder(landing.LANDING) / f"{year}-01.csv"
-        raise _fail(
-            f"no landing file for {year}: put its monthly files there ({example}, ... or "
-            f".csv.gz) or one whole-year file {year}.csv; only {NYCFLIGHTS_YEAR} is bundled"
-        )
     try:
         outcome = year_pieces.store_bronze(store, BRONZE, year, sources, context.log.info)
     except (year_pieces.ImmutableBronze, year_pieces.PieceConflict) as exc:
@@ -152,7 +150,7 @@ def bronze_flights(
             "pieces": dg.MetadataValue.json({k: r["sha256"][:12] for k, r in pieces.items()}),
             "pieces_copied": dg.MetadataValue.json(outcome.copied),
             "uri": dg.MetadataValue.path(
-                str(store.path(BRONZE, next(iter(pieces)) if only else None, "raw_csv"))
+                str(store.path(BRONZE, next(iter(pieces)), "raw_csv"))
                 if only
                 else str(year_pieces.manifest_path(store, BRONZE, year))
             ),
@@ -268,10 +266,8 @@ def gold_dep_delay_by_date(
         pieces = year_pieces.silver_paths(store, SILVER, context.partition_key)
     except FileNotFoundError as exc:
         raise _fail(str(exc)) from exc
-    # Local pieces as paths, not Python file objects: Arrow reads the columns natively.
-    gold = cleaning.aggregate_silver_files(
-        [local_path(p) if store.is_local else p.open("rb") for p in pieces]
-    )
+    with year_pieces.readable(pieces) as sources:
+        gold = cleaning.aggregate_silver_files(sources)
     return dg.Output(
         gold,
         metadata={

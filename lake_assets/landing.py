@@ -74,6 +74,14 @@ def is_temporary(name: str) -> bool:
     return base.startswith(".") or base.endswith(TEMPORARY_SUFFIXES)
 
 
+def months_beside_whole(pieces: list[Piece], year: str) -> list[str]:
+    """The monthly pieces of ``year`` when its whole-year piece is there too (a conflict:
+    a year is one whole-year file or its months), else none."""
+    if Piece(year) not in pieces:
+        return []
+    return sorted(p.key for p in pieces if p.year == year and p.month is not None)
+
+
 class LandingConflict(ValueError):
     """Landed files of one year that cannot all be its pieces."""
 
@@ -94,11 +102,10 @@ def year_pieces(names: list[str], year: str) -> dict[Piece, str]:
             f"landing has several files for the same piece of {year}: {doubles}; "
             "keep one per month (or one for the whole year)"
         )
-    whole = Piece(year)
-    if whole in by_piece and len(by_piece) > 1:
-        months = sorted(p.key for p in by_piece if p.month is not None)
+    months = months_beside_whole(list(by_piece), year)
+    if months:
         raise LandingConflict(
-            f"landing has a whole-year file {by_piece[whole][0]} and monthly files {months} "
+            f"landing has a whole-year file {by_piece[Piece(year)][0]} and monthly files {months} "
             f"for {year}: keep either the year or its months"
         )
     return {piece: files[0] for piece, files in sorted(by_piece.items())}

@@ -16,11 +16,12 @@ Pure module (no Dagster): the assets call it and turn its errors into failures.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,8 +31,8 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 from lake_assets import cleaning, schema
-from lake_assets.landing import LANDING, Piece
-from resources.lake_files import copy_stream
+from lake_assets.landing import LANDING, Piece, months_beside_whole
+from resources.lake_files import copy_stream, file_digest
 from resources.lake_store import LakeStore, atomic_output, is_local, local_path
 
 
@@ -78,8 +79,8 @@ def cleaning_fingerprint() -> str:
 
 def check_pieces(keys: set[str], year: str) -> None:
     """A year is one whole-year piece or monthly pieces, never both."""
-    if year in keys and len(keys) > 1:
-        months = sorted(keys - {year})
+    months = months_beside_whole([Piece.from_key(k) for k in keys], year)
+    if months:
         raise PieceConflict(
             f"{year} would hold a whole-year piece and monthly pieces {months}: keep either "
             "the year or its months (delete the other deliberately, in landing and bronze)"
@@ -94,7 +95,14 @@ class BronzeSource:
     label: str  # the landing file's path, or the bundled data's name
     fingerprint: str  # version of the source (ETag, size + mtime, or a bundled name)
     open: Callable[[], BinaryIO]  # opens the bytes, gzip already unpacked
-    plain_local: str | None = None  # a plain local file the store may copy natively
+    path: UPath | None = None  # the landed file itself, if there is one
+
+    def plain_local(self) -> str | None:
+        """The landed file's local path if it is local and not gzip: the store may copy
+        it natively. Asked only when the piece is copied (reads two bytes)."""
+        if self.path is None or not is_local(self.path) or LakeStore.is_gzip(self.path):
+            return None
+        return local_path(self.path)
 
 
 @dataclass
@@ -127,15 +135,16 @@ def store_bronze(
         if store.exists(stored):
             with source.open() as fh:
                 stats = copy_stream(fh)
-            if (record or {}).get("sha256", _sha256(stored)) != stats.sha256:
+            recorded = (record or {}).get("sha256") or file_digest(stored).sha256
+            if recorded != stats.sha256:
                 raise ImmutableBronze(
                     f"bronze is immutable: {stored} exists with different content than "
                     f"{source.label}; delete it deliberately to replace the "
                     + ("year" if source.piece.month is None else "month")
                 )
             outcome.unchanged.append(key)
-        elif source.plain_local is not None and store.is_local:
-            stats = store.write_local_file(source.plain_local, stored)
+        elif store.is_local and (plain := source.plain_local()) is not None:
+            stats = store.write_local_file(plain, stored)
             outcome.copied.append(key)
         else:
             with source.open() as fh:
@@ -151,11 +160,6 @@ def store_bronze(
         write_manifest(store, asset_key, year, manifest)
         log(f"bronze {key}: {stats.bytes:,} bytes from {source.label} at {stored}")
     return outcome
-
-
-def _sha256(path: UPath) -> str:
-    with path.open("rb") as fh:
-        return copy_stream(fh).sha256
 
 
 def bronze_pieces(store: LakeStore, asset_key: Any, year: str) -> dict[str, dict]:
@@ -257,25 +261,27 @@ def refresh_silver(
         log(f"silver {key}: {result.counts} in {result.batches} blocks")
     if outcome.sample is None:
         outcome.sample = _head(store.path(silver_key, min(manifest), "parquet"))
-    outcome.quarantine = pa.concat_tables(
-        [
-            pq.read_table(_source(store.path(quarantine_key, key, "parquet")))
-            for key in sorted(manifest)
-        ]
-    )
+    quarantine = [store.path(quarantine_key, key, "parquet") for key in sorted(manifest)]
+    with readable(quarantine) as sources:
+        outcome.quarantine = pa.concat_tables([pq.read_table(s) for s in sources])
     return outcome
 
 
-def _source(path: UPath):
-    return local_path(path) if is_local(path) else path.open("rb")
+@contextlib.contextmanager
+def readable(paths: list[UPath]) -> Iterator[list[str | BinaryIO]]:
+    """``paths`` as Arrow reads them best: a local file by its path (Arrow reads the
+    columns natively), any other opened, and closed when the block ends."""
+    with contextlib.ExitStack() as opened:
+        yield [local_path(p) if is_local(p) else opened.enter_context(p.open("rb")) for p in paths]
 
 
 def _head(path: UPath, rows: int = 1000) -> pa.Table:
-    parquet = pq.ParquetFile(_source(path))
-    batch = next(parquet.iter_batches(batch_size=rows), None)
-    if batch is None:
-        return parquet.schema_arrow.empty_table()
-    return pa.Table.from_batches([batch])
+    with readable([path]) as (source,):
+        parquet = pq.ParquetFile(source)
+        batch = next(parquet.iter_batches(batch_size=rows), None)
+        if batch is None:
+            return parquet.schema_arrow.empty_table()
+        return pa.Table.from_batches([batch])
 
 
 def silver_paths(store: LakeStore, silver_key: Any, year: str) -> list[UPath]:
