@@ -449,6 +449,10 @@ def test_a_run_cancelled_in_the_webserver_ends_canceled_with_its_pods_gone(rehea
     assert result["__typename"] == "TerminateRunSuccess", result
 
     r.wait("the cancelled run to end CANCELED", lambda: _status(r, run_id) == CANCELED, 240)
+    forbidden = [q for q in r.k8s.requests if q.status == 403]
+    assert not forbidden, [(q.method, q.path, q.user) for q in forbidden]
+    messages = _messages(r, run_id)
+    assert FORWARDED in messages and NOT_FORWARDED not in messages, messages[-4000:]
     r.wait(
         "every pod of the cancelled run but the killed workers' to be gone",
         lambda: (
@@ -460,10 +464,6 @@ def test_a_run_cancelled_in_the_webserver_ends_canceled_with_its_pods_gone(rehea
         ),
         120,
     )
-    forbidden = [q for q in r.k8s.requests if q.status == 403]
-    assert not forbidden, [(q.method, q.path, q.user) for q in forbidden]
-    messages = _messages(r, run_id)
-    assert FORWARDED in messages and NOT_FORWARDED not in messages, messages[-4000:]
     # The third run worker's terminate_step deleted the step's Job and pod, as the
     # location's service account.
     location_account = f"system:serviceaccount:{NAMESPACE}:rt-code-location"
