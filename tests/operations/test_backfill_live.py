@@ -1,21 +1,30 @@
 """Backfills as a user runs them, through a real dagster-webserver + dagster-daemon, their
 pages opened in headless Chromium (screenshots in ``test-artifacts/``).
 
-A backfill whose upstream partition does not exist (``rt/inference`` for one date x two
-states from the asset's Materialize dialog, the date's counts never made: the issue's case)
-fails at once and says why. ``rt/inference`` keeps its heavy retry policy (two retries, 60 s
-backoff and more); the missing input must not go through it. The backfill page the re-run
-command links and the run page show it.
+- From the rt group's asset graph, Materialize all, two dates x two states from nothing:
+  one backfill takes the snapshot, counts, model and summary of exactly those states and
+  publishes both dates; the checks are recorded per partition; the re-run command asked
+  for the same dates and states targets the same partitions (it is launched through its
+  CLI, its target read, and cancelled).
+- A backfill whose upstream partition does not exist (``rt/inference`` for one date x two
+  states from the asset's Materialize dialog, the counts never made: the issue's case)
+  fails at once and says why. ``rt/inference`` keeps its heavy retry policy (two retries,
+  60 s backoff and more); the missing input must not go through it. The backfill page the
+  re-run command links and the run page show it.
 """
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import time
 
 import dagster as dg
 import pytest
 
 from rt_assets.rerun import DagsterGraphQL, backfill_url
+from tests.fixtures.dagster_server import REPO_ROOT
 
 pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.slow]
 
@@ -59,7 +68,9 @@ def _find(browser, by: str, selector: str, timeout_s: float = 30):
         time.sleep(0.5)
 
 
-def launch_from_materialize_dialog(browser, page: str, dates: str, states: list[str]):
+def launch_from_materialize_dialog(
+    browser, page: str, dates: str, states: list[str], expect: str | None = None
+):
     """On ``page`` (an asset's page, or the asset graph of a group), as a person does it:
     Materialize (or Materialize all; confirming the "upstream not materialized"
     question), the dates typed, the states ticked. Returns the dialog's text; the caller
@@ -94,7 +105,8 @@ def launch_from_materialize_dialog(browser, page: str, dates: str, states: list[
         ).click()
         _find(browser, "xpath", f"//*[@role='dialog']//*[normalize-space()='{code}']")
     browser.find_element("tag name", "body").send_keys(Keys.ESCAPE)
-    _wait_for_text(browser, [f"{len(states)} partitions"] if states else [], timeout_s=30)
+    expect = expect or f"{len(states)} partitions"
+    _wait_for_text(browser, [expect], timeout_s=30)
     dialog = browser.find_element("css selector", "[role=dialog]").text
     return dialog
 
@@ -186,6 +198,30 @@ def _group_page(url: str) -> str:
     return f"{url}/locations/__repository__@rt/asset-groups/rt"
 
 
+def _rerun_command_target(server, dates: list[str], states: list[str]) -> set:
+    """Launch the re-run command (its CLI, as a person types it) for ``dates`` x ``states``
+    from the snapshot, read the backfill's target, cancel it: what it would run."""
+    command = [sys.executable, "-m", "rt_assets.rerun", "--dates", ",".join(dates)]
+    command += ["--states", ",".join(states), "--from", "rt/raw_counts", "--url", server.url]
+    proc = subprocess.run(
+        command, cwd=REPO_ROOT, env=server.env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
+    match = re.search(rf"{re.escape(server.url)}/runs/b/(\w+)", proc.stdout)
+    assert match, proc.stdout
+    backfill_id = match.group(1)
+    DagsterGraphQL(server.url).query(
+        "mutation C($id: String!) { cancelPartitionBackfill(backfillId: $id) { __typename } }",
+        {"id": backfill_id},
+    )
+    with server.instance() as instance:
+        target = instance.get_backfill(backfill_id).asset_backfill_data.target_subset
+        return {(k.to_user_string(), p) for k, p in target.iterate_asset_partitions()}
+
+
+# A 2 x 2 backfill is six runs, each starting processes that import PyMC: on busy shared
+# cores it takes longer than the suite's default timeout.
+@pytest.mark.timeout(3600)
 def test_one_backfill_from_the_asset_graph_runs_two_states_two_dates_from_nothing(
     dagster_server, browser, artifacts_dir
 ):
@@ -195,8 +231,6 @@ def test_one_backfill_from_the_asset_graph_runs_two_states_two_dates_from_nothin
     materialized for exactly those partitions and no other state; the convergence check
     is recorded per date|state, and the UI shows both. The re-run command, asked for the
     same dates and states, targets the same partitions."""
-    from rt_assets.rerun import rerun
-
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     browser.set_window_size(1600, 1000)
     dates = FROM_NOTHING_DATES
@@ -210,11 +244,12 @@ def test_one_backfill_from_the_asset_graph_runs_two_states_two_dates_from_nothin
         _group_page(dagster_server.url),
         f"[{dates[0]}...{dates[-1]}]",
         FROM_NOTHING_STATES,
+        expect="Launch backfill",
     )
-    # The roots are date x state: one picker per dimension, the chosen rectangle counted.
-    assert "date" in dialog and "state" in dialog, dialog
-    assert "4 partitions" in dialog, dialog
     browser.save_screenshot(str(artifacts_dir / "backfill-dialog-2x2.png"))
+    # The anchor is the snapshot, partitioned date x state: one picker per dimension.
+    assert "rt / raw_counts" in dialog and "date" in dialog and "state" in dialog, dialog
+    assert "NH" in dialog and "VT" in dialog, dialog
     launched = time.monotonic()
     browser.find_element("xpath", "//button[normalize-space()='Launch backfill']").click()
     deadline = time.monotonic() + 60
@@ -225,7 +260,7 @@ def test_one_backfill_from_the_asset_graph_runs_two_states_two_dates_from_nothin
         time.sleep(1)
     assert len(new) == 1, "the dialog launched no backfill"
     backfill_id = new[0].backfill_id
-    status = DagsterGraphQL(dagster_server.url).wait(backfill_id, timeout_s=1800, poll_s=2)
+    status = DagsterGraphQL(dagster_server.url).wait(backfill_id, timeout_s=3300, poll_s=2)
     took = time.monotonic() - launched
     print(f"2 x 2 backfill from nothing: {status} in {took:.0f} s")
     assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, (status, dagster_server.log_tail())
@@ -262,12 +297,4 @@ def test_one_backfill_from_the_asset_graph_runs_two_states_two_dates_from_nothin
     browser.save_screenshot(str(artifacts_dir / "checks-per-partition.png"))
 
     # The re-run command for the same dates and states targets the same partitions.
-    rerun_id, _ = rerun(dagster_server.url, dates, FROM_NOTHING_STATES, root="rt/raw_counts")
-    with dagster_server.instance() as instance:
-        DagsterGraphQL(dagster_server.url).query(
-            "mutation C($id: String!) { cancelPartitionBackfill(backfillId: $id) { __typename } }",
-            {"id": rerun_id},
-        )
-        target = instance.get_backfill(rerun_id).asset_backfill_data.target_subset
-        rerun_partitions = {(k.to_user_string(), p) for k, p in target.iterate_asset_partitions()}
-    assert rerun_partitions == dialog_partitions
+    assert _rerun_command_target(dagster_server, dates, FROM_NOTHING_STATES) == dialog_partitions
