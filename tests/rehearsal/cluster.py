@@ -74,6 +74,7 @@ class Rehearsal:
     # Every process of the deployment reaches S3 through this (the test itself does not).
     s3_path: Proxy | None = None
     oom_run: str = ""  # the run of the memory fault (started by one test, checked by another)
+    cancelled_run: str = ""  # its killed run workers' pods go with their Jobs' TTL, at the end
 
     # --- GraphQL -------------------------------------------------------------------------
 

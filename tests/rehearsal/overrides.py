@@ -56,7 +56,9 @@ class Timers:
 
     # Long enough for the run failure alert to read a failed step's pods (their end reason).
     step_job_ttl_seconds: int | None = 120
-    run_job_ttl_seconds: int | None = 30
+    # Long enough for a resumed run to outlive its first run Job: that Job's pod owns the
+    # steps it started, so its TTL would take them (the cancel scenario resumes a run twice).
+    run_job_ttl_seconds: int | None = 120
     run_monitoring_poll_interval_seconds: int | None = 5
     schedule_crons: Mapping[str, str] = field(default_factory=dict)  # location -> cron
 

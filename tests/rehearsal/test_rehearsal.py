@@ -8,7 +8,8 @@ S3 landing prefix goes through the lake into the PostgreSQL warehouse; a failed
 freshness check alerts the Slack stand-in once. Then the faults, through the emulator
 and the network path: a step pod killed mid-step is retried by the op retry policy; a
 step over its memory limit ends OOMKilled and the alert says so; S3 unreachable during a
-step, then back; a run cancelled from the webserver ends CANCELED with its pods gone.
+step, then back; a run whose worker is killed until run monitoring stops resuming it is
+cancelled from the webserver: its worker stops the step pod and it ends CANCELED.
 
 Part of ``make test``; alone: ``make rehearsal`` (``pytest -m rehearsal``).
 """
@@ -362,43 +363,113 @@ def test_s3_unreachable_during_a_step_then_back_retries_and_leaves_nothing_half_
     assert added == {snapshot, f"lake/rt/raw_counts/{date}/VT.csv.gz"}, sorted(added)
 
 
+TERMINATE = """
+mutation Terminate($runId: String!) {
+  terminateRun(runId: $runId) { __typename
+    ... on TerminateRunFailure { message }
+    ... on PythonError { message } }
+}"""
+# Dagster's engine events on the path of a resumed, then cancelled run.
+REATTACHED = "Checking on status of in-progress step rt__inference from previous run"
+RELAUNCHED = "Including step rt__inference in the new run"
+FORWARDED = "Executor received termination signal, forwarding to steps"
+NOT_FORWARDED = "not forwarding to steps because run will be resumed"
+
+
+def _run_workers(r: Rehearsal, run_id: str, phase: str | None = None) -> list[dict]:
+    """The run's run-worker pods (a step pod carries ``dagster/op``)."""
+    return [
+        p
+        for p in r.k8s.list("Pod", NAMESPACE, label_selector=f"dagster/run-id={run_id}")
+        if "dagster/op" not in p["metadata"]["labels"]
+        and (phase is None or p["status"].get("phase") == phase)
+    ]
+
+
+def _max_resume_run_attempts(r: Rehearsal) -> int:
+    import yaml
+
+    instance = r.rendered.configmap("dagster-dagster-instance")["data"]["dagster.yaml"]
+    return int(yaml.safe_load(instance)["run_monitoring"]["max_resume_run_attempts"])
+
+
 def test_a_run_cancelled_in_the_webserver_ends_canceled_with_its_pods_gone(rehearsal):
-    """Cancelling from the webserver (defect 4): the launcher (webserver, platform account)
-    deletes the run's Job and pod; the run pod is deleted gracefully, so its run worker
-    gets SIGTERM while its step runs. The run ends CANCELED, no pod of it is left (the
-    step pod included), and no API call was refused (docs/production.md says who deletes
-    what)."""
+    """Cancelling a resumed run from the webserver (defect 4). While its inference step
+    runs, the run worker's container is SIGKILLed, as many times as run monitoring resumes
+    a run (``max_resume_run_attempts``, 2): each time the daemon sees the run Job failed
+    and starts a new run worker, which finds the step pod still running and waits on it.
+    Then the run is cancelled: the launcher (webserver, platform account) deletes the
+    third run Job and its pod; the pod is deleted gracefully, so the run worker gets
+    SIGTERM and, its run no longer to be resumed, forwards the termination to the step:
+    ``terminate_step`` deletes the step's Job and pod under the code location's account
+    (its Role's ``delete`` on pods; the step Job is owned by the first run pod, which is
+    still there, so nothing else would stop the step). The run ends CANCELED, no pod of
+    it runs (the killed workers' pods go with their Jobs' TTL, checked at the end), and
+    no API call was refused (403)."""
+    from dagster._daemon.monitoring.run_monitoring import RESUME_RUN_LOG_MESSAGE
+
     r = rehearsal
     date = (dt.date.fromisoformat(r.run_date) - dt.timedelta(days=1)).isoformat()
     run_id = _launch(r, "rt_inference_job", f"{date}|VT")
+    r.cancelled_run = run_id
 
     def step_running():
         return _step_started(r, run_id, "rt__inference")
 
     _wait_recording(r, "the cancel test's step to start", step_running, 420)
-    result = r.graphql(
-        """
-        mutation Terminate($runId: String!) {
-          terminateRun(runId: $runId) { __typename
-            ... on TerminateRunFailure { message }
-            ... on PythonError { message } }
-        }""",
-        {"runId": run_id},
-    )["terminateRun"]
+    resumes = _max_resume_run_attempts(r)
+    assert resumes > 0
+    killed = []
+    for attempt in range(1, resumes + 1):
+        (worker,) = _run_workers(r, run_id, "Running")
+        assert r.k8s.crash_pod(NAMESPACE, worker["metadata"]["name"]) == 1
+        killed.append(worker["metadata"]["name"])
+        _wait_recording(
+            r,
+            f"run monitoring to resume the run (attempt {attempt}) and the new worker to "
+            "find the step",
+            lambda attempt=attempt: _messages(r, run_id).count(REATTACHED) >= attempt,
+            240,
+        )
+    messages = _messages(r, run_id)
+    assert messages.count(RESUME_RUN_LOG_MESSAGE) == resumes, messages[-4000:]
+    assert RELAUNCHED not in messages, messages[-4000:]  # each worker waited on the same step
+    (step_pod,) = _run_step_pods(r, run_id, "rt__inference")
+    step_pod_name = step_pod["metadata"]["name"]
+    assert r.k8s.get("Pod", NAMESPACE, step_pod_name)["status"]["phase"] == "Running"
+
+    result = r.graphql(TERMINATE, {"runId": run_id})["terminateRun"]
     assert result["__typename"] == "TerminateRunSuccess", result
 
     r.wait("the cancelled run to end CANCELED", lambda: _status(r, run_id) == CANCELED, 240)
-    r.wait(
-        "every pod of the cancelled run to be gone",
-        lambda: not r.k8s.list("Pod", NAMESPACE, label_selector=f"dagster/run-id={run_id}"),
-        120,
-    )
     forbidden = [q for q in r.k8s.requests if q.status == 403]
     assert not forbidden, [(q.method, q.path, q.user) for q in forbidden]
-    # The run pod was stopped gracefully (SIGTERM), and its step pod went with it.
-    (step_pod,) = _run_step_pods(r, run_id, "rt__inference")
-    assert r.k8s.get("Pod", NAMESPACE, step_pod["metadata"]["name"]) is None
-    assert "Executor received termination signal" in _messages(r, run_id)
+    messages = _messages(r, run_id)
+    assert FORWARDED in messages and NOT_FORWARDED not in messages, messages[-4000:]
+    r.wait(
+        "every pod of the cancelled run but the killed workers' to be gone",
+        lambda: (
+            sorted(
+                p["metadata"]["name"]
+                for p in r.k8s.list("Pod", NAMESPACE, label_selector=f"dagster/run-id={run_id}")
+            )
+            == sorted(killed)
+        ),
+        120,
+    )
+    # The third run worker's terminate_step deleted the step's Job and pod, as the
+    # location's service account.
+    location_account = f"system:serviceaccount:{NAMESPACE}:rt-code-location"
+    step_job = step_pod["metadata"]["labels"]["job-name"]
+    for resource, name in (("jobs", step_job), ("pods", step_pod_name)):
+        deletes = [
+            (q.user, q.status)
+            for q in r.k8s.requests
+            if q.verb == "delete" and q.resource == resource and q.name == name
+        ]
+        assert (location_account, 200) in deletes, (resource, name, deletes)
+    # The killed workers' pods stay (Failed) until their Jobs' TTL; checked at the end.
+    assert {p["status"]["phase"] for p in _run_workers(r, run_id)} == {"Failed"}
 
 
 def test_a_step_over_its_memory_limit_ends_oom_killed_and_the_alert_says_so(rehearsal):
@@ -443,6 +514,9 @@ def test_nothing_lingers_and_only_implemented_calls_were_made(rehearsal):
         ),
         360,
     )
+    # The cancelled run's killed run workers went with their Jobs.
+    if r.cancelled_run:
+        assert not r.k8s.list("Pod", NAMESPACE, label_selector=f"dagster/run-id={r.cancelled_run}")
     assert r.k8s.unimplemented_calls() == []
     started = time.monotonic() - r.started
     print(f"rehearsal: {started:.0f} s since the cluster came up")
