@@ -291,10 +291,12 @@ def test_one_backfill_from_the_asset_graph_runs_two_states_two_dates_from_nothin
     _wait_for_text(browser, [backfill_id, "Completed"])
     browser.save_screenshot(str(artifacts_dir / "backfill-2x2-completed.png"))
     browser.get(f"{dagster_server.url}/assets/rt/inference?view=checks")
-    _wait_for_text(browser, ["inference_converged"])
-    _find(browser, "xpath", "//*[normalize-space()='inference_converged']").click()
-    _wait_for_text(browser, [f"{k}: converged" for k in keys] + keys[:1], timeout_s=60)
+    _wait_for_text(browser, ["inference_converged", "Execution history"])
+    _find(browser, "xpath", "//button[normalize-space()='Execution history']").click()
+    _wait_for_text(browser, ["Partition", *(f"{k}: converged" for k in keys)], timeout_s=60)
     browser.save_screenshot(str(artifacts_dir / "checks-per-partition.png"))
+    _find(browser, "xpath", "//button[normalize-space()='Partitions']").click()
+    _wait_for_text(browser, [f"Passed ({len(keys)})"], timeout_s=60)
 
     # The re-run command for the same dates and states targets the same partitions.
     assert _rerun_command_target(dagster_server, dates, FROM_NOTHING_STATES) == dialog_partitions

@@ -416,7 +416,8 @@ def test_a_run_cancelled_in_the_webserver_ends_canceled_with_its_pods_gone(rehea
     def step_running():
         return _step_started(r, run_id, "rt__inference")
 
-    _wait_recording(r, "the cancel test's step to start", step_running, 420)
+    # The state's counts steps come first (the inference job starts from the snapshot).
+    _wait_recording(r, "the cancel test's step to start", step_running, 600)
     resumes = _max_resume_run_attempts(r)
     assert resumes > 0
     killed = []
