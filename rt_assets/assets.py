@@ -100,13 +100,38 @@ def _md_table(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
     return dg.MetadataValue.md(df.head(rows).to_markdown(index=False))
 
 
+def day_snapshot(context: dg.AssetExecutionContext, run_date: str):
+    """The run date's snapshot of the whole source, its origin, parsed table and coverage:
+    the stored one (``<LAKE_URL>/rt/raw_counts/<date>.csv.gz``, kept once written), else
+    fetched, checked and stored. Every state of the date is sliced from this one snapshot.
+    A source that cannot serve the date is not stored: a later run fetches it again."""
+    store = _lake(context).store()
+    path = store.path(keys.RAW_COUNTS, run_date, "raw_csv_gz")
+    stored = store.exists(path)
+    if stored:
+        data, origin = store.read_bytes(path), f"kept existing snapshot {path}"
+    else:
+        origin = sources.source_location()
+        context.log.info(f"fetching COVID source {origin} for the snapshot of {run_date}")
+        data = sources.gzip_bytes(sources.fetch_source(origin))
+    try:
+        table = sources.read_source(data, name=origin)
+        cov = sources.check_run_date(table, run_date, name=origin)
+    except sources.SourceError as exc:
+        # A Failure shows the message itself in the UI, not a wrapped traceback.
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    if not stored:
+        store.write_bytes(path, data)
+    return data, origin, table, cov
+
+
 @dg.asset(
     key=keys.RAW_COUNTS,
     group_name=GROUP,
-    partitions_def=date_partitions,
+    partitions_def=date_state_partitions,
     owners=OWNERS,
     kinds={"csv"},
-    code_version="1",
+    code_version="2",
     op_tags=step_tags(LIGHT),
     required_resource_keys={"io_manager"},
     metadata={**lake_format("raw_csv_gz")},
@@ -114,75 +139,80 @@ def _md_table(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
     # data raises a Failure that is not retried.
     retry_policy=retry_policy(NETWORK),
     description=(
-        "Immutable snapshot of the COVID Tracking Project state history for the run date, "
-        "stored as fetched (gzip) at `<LAKE_URL>/rt/raw_counts/<date>.csv.gz`. Source: "
-        "COVID_SOURCE (path or URL), default the bundled final archive. An existing snapshot "
-        "for the date is kept, never replaced."
+        "One state's rows of the immutable snapshot of the COVID Tracking Project state "
+        "history for the run date, as the source wrote them (gzip CSV), at "
+        "`<LAKE_URL>/rt/raw_counts/<date>/<state>.csv.gz`. The whole day's snapshot is "
+        "fetched once per date and kept at `<LAKE_URL>/rt/raw_counts/<date>.csv.gz`, never "
+        "replaced; every state of the date is sliced from it. Source: COVID_SOURCE (path or "
+        "URL), default the bundled final archive."
     ),
 )
 def raw_counts(context: dg.AssetExecutionContext) -> bytes:
-    run_date = context.partition_key
-    store = _lake(context).store()
-    existing = store.path(context.asset_key, run_date, "raw_csv_gz")
-    if store.exists(existing):
-        data, origin = store.read_bytes(existing), f"kept existing snapshot {existing}"
-    else:
-        location = sources.source_location()
-        context.log.info(f"fetching COVID source {location}")
-        data, origin = sources.gzip_bytes(sources.fetch_source(location)), location
+    run_date, state = date_and_state(context.partition_key)
+    data, origin, table, cov = day_snapshot(context, run_date)
     try:
-        table = sources.read_source(data, name=origin)
-        cov = sources.check_run_date(table, run_date, name=origin)
+        rows = sources.state_slice(data, state, name=origin)
     except sources.SourceError as exc:
-        # A Failure shows the message itself in the UI, not a wrapped traceback.
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    context.log.info(f"{origin}: {len(table)} rows, {table.attrs['format']} format")
+    unknown = corrections.unknown_regions(sources.as_of(table, run_date))
+    if unknown:
+        context.log.warning(f"left out rows of unknown region codes (code: rows): {unknown}")
+    context.log.info(f"{origin}: {len(table)} rows, {table.attrs['format']} format; {state}")
     context.add_output_metadata(
         {
             "source": origin,
             "format": table.attrs["format"],
-            "rows": len(table),
+            "rows": int((table["region"] == state).sum()),
+            "snapshot_rows": len(table),
             "regions": int(table["region"].nunique()),
             "covers": cov.describe(),
-            "sha256": dg.MetadataValue.text(hashlib.sha256(data).hexdigest()),
+            "unknown_regions": dg.MetadataValue.json(unknown),
+            "snapshot_sha256": dg.MetadataValue.text(hashlib.sha256(data).hexdigest()),
         }
     )
-    return data
+    return rows
 
 
 @dg.asset(
     key=keys.PROCESSED_COUNTS,
     ins={"raw_counts": dg.AssetIn(key=keys.RAW_COUNTS)},
     group_name=GROUP,
-    partitions_def=date_partitions,
+    partitions_def=date_state_partitions,
     owners=OWNERS,
     kinds={"pandas", "parquet"},
-    code_version=f"1+corrections-{corrections.corrections_version()}",
+    code_version=f"2+corrections-{corrections.corrections_version()}",
     op_tags=step_tags(LIGHT),
     metadata={**lake_format("parquet")},
     description=(
-        "Daily positives and tests (totalTestResults) per state up to run date - 1, after "
+        "One state's daily positives and tests (totalTestResults) up to run date - 1, after "
         "rt.live's corrections (rt_assets/data/corrections.csv): negative changes clipped, "
         "data dumps removed, bad days and days with positives >= tests excluded. "
-        "Stored at `<LAKE_URL>/rt/processed_counts/<date>.parquet`."
+        "Stored at `<LAKE_URL>/rt/processed_counts/<date>/<state>.parquet`."
     ),
 )
 def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd.DataFrame:
+    run_date, state = date_and_state(context.partition_key)
     name = f"{keys.RAW_COUNTS.to_user_string()} {context.partition_key}"
-    table = sources.read_source(raw_counts, name=name)
-    processed = corrections.process_counts(table, context.partition_key)
+    try:
+        table = sources.read_source(raw_counts, name=name)
+    except sources.SourceError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    processed = corrections.process_counts(table, run_date)
+    if processed.empty:
+        raise dg.Failure(
+            description=(
+                f"{name}: no counts left for {state} after the corrections (dropped by "
+                "corrections.csv, or fewer than two days before the run date)"
+            ),
+            allow_retries=False,
+        )
     excluded = corrections.exclusion_summary(processed)
-    unknown = corrections.unknown_regions(sources.as_of(table, context.partition_key))
-    if unknown:
-        context.log.warning(f"left out rows of unknown region codes (code: rows): {unknown}")
     context.add_output_metadata(
         {
             "rows": len(processed),
-            "regions": int(processed["region"].nunique()),
-            "last_date": str(processed["date"].max().date()) if len(processed) else "",
+            "last_date": str(processed["date"].max().date()),
             "excluded_days": int(processed["excluded"].sum()),
             "corrections_version": corrections.corrections_version(),
-            "unknown_regions": dg.MetadataValue.json(unknown),
             "excluded_by_reason": _md_table(
                 excluded.groupby("exclusion_reason", as_index=False)["days"].sum(), 40
             ),
@@ -196,7 +226,7 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
     key=keys.INFERENCE,
     group_name=GROUP,
     partitions_def=date_state_partitions,
-    ins={"processed_counts": dg.AssetIn(key=keys.PROCESSED_COUNTS, partition_mapping=by_date)},
+    ins={"processed_counts": dg.AssetIn(key=keys.PROCESSED_COUNTS)},
     owners=OWNERS,
     kinds={"pymc", "netcdf"},
     code_version=MODEL_VERSION,
@@ -249,7 +279,7 @@ def inference(
     partitions_def=date_state_partitions,
     ins={
         "inference": dg.AssetIn(key=keys.INFERENCE),
-        "processed_counts": dg.AssetIn(key=keys.PROCESSED_COUNTS, partition_mapping=by_date),
+        "processed_counts": dg.AssetIn(key=keys.PROCESSED_COUNTS),
     },
     owners=OWNERS,
     kinds={"pandas", "parquet"},
@@ -451,6 +481,10 @@ class PromotionConfig(dg.Config):
     approve_warnings: bool = False
 
 
+# rt/national_csv is upstream through rt/staged_msgpack; declaring it again (deps=) made a
+# Materialize-dialog backfill through this non-subsettable multi-asset fail on some
+# webserver hash seeds in Dagster 1.13 ("Targeted subset must match between every key in
+# a non-subsettable multi-asset").
 @dg.multi_asset(
     name="rt__published",
     group_name=GROUP,
@@ -482,7 +516,6 @@ class PromotionConfig(dg.Config):
             ),
         ),
     },
-    deps=[keys.NATIONAL_CSV],
     op_tags=step_tags(LIGHT),
     required_resource_keys={"io_manager", "rt_staging_policy"},
 )

@@ -14,11 +14,13 @@ from rt_assets.phases import DAILY_PHASES, DailyPhases
 _JOBS = {
     "counts": (
         "rt_counts_job",
-        "Phase 1 for a run date: snapshot the source and correct the counts.",
+        "Phase 1 for a run date: fetch and keep the source's snapshot of the date (run for "
+        "the day's first state; every state is sliced from it).",
     ),
     "state": (
         "rt_inference_job",
-        "Phase 2 for one date|state: sample the model, check convergence, summarise.",
+        "Phase 2 for one date|state: the state's counts, the model, its convergence check, "
+        "the summary.",
     ),
     "publish": (
         "rt_publication_job",

@@ -1,19 +1,26 @@
 """The daily rt run's three phases, derived from the asset graph, not listed by name.
 
-One Dagster run has one partition key and the rt graph has two partitionings (date;
-date x state), so a run date takes three kinds of run:
+One Dagster run has one partition key and the rt graph has two partitionings
+(date x state from the snapshot to the summary; date after it), so a run date takes
+three kinds of run:
 
-1. ``counts``: the date-partitioned assets upstream of the date x state ones;
-2. ``state``: the date x state assets (inference, summary), one run per state;
+1. ``counts``: the roots of the date x state assets (the snapshot, ``rt/raw_counts``)
+   for the first state of the day: it fetches and keeps the date's snapshot, once,
+   before the states fan out;
+2. ``state``: the date x state assets (counts, inference, summary), one run per state;
 3. ``publish``: the date-partitioned assets downstream of them (national CSV, staged
    and published files, the web page, and whatever is added after them).
+
+Every asset from the snapshot to the summary is date x state partitioned so that one
+backfill from the Materialize dialog can pick dates and states: the dialog offers the
+partitions of the selection's roots, and a date-only root would take every state.
 
 The phase of an asset follows from its partitions definition and its dependencies,
 so an asset added to the graph joins its phase in the jobs (jobs.py), ``run_daily``
 (pipeline.py), the schedule and the fan-out sensor alike. An asset the rules cannot
-place (unpartitioned, or date-partitioned but neither upstream nor downstream of the
-date x state assets) stops the definitions from loading, rather than being left out
-of the daily run without a word.
+place (unpartitioned, or date-partitioned but not downstream of the date x state
+assets) stops the definitions from loading, rather than being left out of the daily
+run without a word.
 """
 
 from collections.abc import Iterable, Sequence
@@ -86,10 +93,10 @@ def daily_phases(asset_graph) -> DailyPhases:
     state = [k for k in order if _is_date_state(pdefs[k])]
     if not state:
         raise ValueError("the rt graph has no date x state partitioned asset: no daily run")
-    upstream = _reachable(asset_graph, state, upward=True)
     downstream = _reachable(asset_graph, state, upward=False)
+    roots = [k for k in state if not _reachable(asset_graph, [k], upward=True)]
     phases = DailyPhases(
-        counts=tuple(k for k in order if k in upstream and _is_date(pdefs[k])),
+        counts=tuple(roots),
         state=tuple(state),
         publish=tuple(k for k in order if k in downstream and _is_date(pdefs[k])),
     )
@@ -98,8 +105,8 @@ def daily_phases(asset_graph) -> DailyPhases:
     if unplaced:
         raise ValueError(
             f"the daily run has no phase for {', '.join(unplaced)}: an rt asset is either "
-            "date-partitioned and upstream or downstream of the date x state assets, or "
-            "date x state partitioned (rt_assets/phases.py)"
+            "date x state partitioned or date-partitioned and downstream of the date x state "
+            "assets (rt_assets/phases.py)"
         )
     return phases
 

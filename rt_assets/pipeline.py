@@ -1,8 +1,9 @@
 """Run the daily pipeline for one date in-process: three phases, one Dagster run each.
 
 Assets with different partitions cannot share a run, so ``run_daily``
-materializes (1) raw and processed counts for the date, (2) inference, its
-convergence check and the summary for each ``date|state`` key, (3) the national
+materializes (1) the date's snapshot of the source (``rt/raw_counts`` for the first
+state), (2) the counts, inference, its convergence check and the summary for each
+``date|state`` key, (3) the national
 CSV, the staged msgpack with its check, and the promotion; the phases are derived
 from the asset graph (rt_assets/phases.py). Each phase runs as the location's job
 for it (rt_assets/jobs.py: ``rt_counts_job``, ``rt_inference_job``,
@@ -234,6 +235,8 @@ def run_daily(
     ``sampler_preset`` names the inference steps' preset (run config of the
     ``rt_sampler`` resource); None keeps the resource's default (RT_SAMPLER_PRESET).
     """
+    if not states:
+        raise ValueError("run_daily needs at least one state")
     parallel = parallel_states > 1 and len(states) > 1
     if parallel and resources is not None:
         raise ValueError(
@@ -243,8 +246,8 @@ def run_daily(
     resources = resources or default_resources()
     progress = progress or log_progress
     out = DailyResult(run_date)
-    progress(Progress("phase", 1, message=f"counts for {run_date}"))
-    result = _materialize("counts", run_date, instance, resources)
+    progress(Progress("phase", 1, message=f"snapshot of the source for {run_date}"))
+    result = _materialize("counts", date_state_key(run_date, states[0]), instance, resources)
     out.run_ids.append(result.run_id)
     out.counts_ok = result.success
     if not result.success:

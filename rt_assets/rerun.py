@@ -11,13 +11,14 @@ It asks the running webserver (GraphQL) for the asset graph, takes
 backfill (``launchPartitionBackfill``) with, per asset, the partitions those
 dates and states touch:
 
-- date-partitioned assets (processed counts, national CSV, staged and published
-  files): the dates;
-- date x state assets (inference, summary): every ``date|state`` pair;
+- date x state assets (counts, inference, summary): every ``date|state`` pair;
+- date-partitioned assets (national CSV, staged and published files): the dates;
 - unpartitioned assets downstream (if any): once.
 
-The daemon then runs them in dependency order. It prints the backfill's UI link
-and, with ``--wait``, follows it to the end (exit status 0 only on success).
+It is the backfill the asset graph's Materialize dialog launches for the same
+selection, dates and states (docs/operations.md). The daemon runs it in dependency
+order. It prints the backfill's UI link and, with ``--wait``, follows it to the end
+(exit status 0 only on success).
 """
 
 from __future__ import annotations

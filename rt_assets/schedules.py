@@ -1,12 +1,13 @@
-"""The rt daily schedule: phase 1 (raw and processed counts) for the newest run date.
+"""The rt daily schedule: phase 1 (the date's snapshot) for the newest run date.
 
-The pipeline mixes partitions definitions (date; date x state), and one Dagster
-run has one partition key, so a day is two phases: this schedule materializes
-``rt/raw_counts`` and ``rt/processed_counts`` for the newest date; when that run
-has materialized the counts, the sensor ``rt_daily_fanout`` (sensors.py)
-launches one backfill with inference and summary for all 51 states of that date
-and the national CSV, staging and publication after them, which the daemon runs
-in dependency order (inference steps limited by the ``rt_inference`` pool).
+The pipeline mixes partitions definitions (date x state; date), and one Dagster
+run has one partition key, so a day is two steps: this schedule materializes
+``rt/raw_counts`` for the newest date and the first of the day's states, which
+fetches and keeps the date's snapshot of the source once; when that run has
+materialized it, the sensor ``rt_daily_fanout`` (sensors.py) launches one backfill
+with every state's counts, inference and summary for that date and the national
+CSV, staging and publication after them, which the daemon runs in dependency order
+(inference steps limited by the ``rt_inference`` pool).
 
 ``RT_SCHEDULE_CRON`` (UTC, default ``0 6 * * *``) sets the time of day; it is read
 when the code location loads. A tick never asks for a run date past the source's
@@ -19,16 +20,23 @@ import datetime as dt
 
 import dagster as dg
 
-from resources.settings import RT_SCHEDULE_CRON, rt_schedule_cron
-from rt_assets.partitions import COVERAGE_IS_OPEN, date_partitions
+from resources.settings import RT_SCHEDULE_CRON, daily_states, rt_schedule_cron
+from rt_assets.partitions import (
+    COVERAGE_IS_OPEN,
+    date_partitions,
+    date_state_key,
+    state_partitions,
+)
 from rt_assets.phases import DAILY_PHASES
 
 SCHEDULE_NAME = "rt_daily"
 # Runs of an earlier tick that do not stop a later one from asking again.
 RETRIED_BY_A_LATER_TICK = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 DEFAULT_CRON = RT_SCHEDULE_CRON.default
-# Phase 1 of the daily run (rt_assets/phases.py): the counts.
+# Phase 1 of the daily run (rt_assets/phases.py): the date's snapshot.
 PHASE_1 = DAILY_PHASES.selection("counts")
+# The run date of a run this schedule started (its partition key is ``date|state``).
+RUN_DATE_TAG = "rt/run-date"
 
 
 def newest_date(
@@ -53,9 +61,9 @@ def newest_date(
         dg.DefaultScheduleStatus.RUNNING if COVERAGE_IS_OPEN else dg.DefaultScheduleStatus.STOPPED
     ),
     description=(
-        "Each day: raw and processed counts for the newest run date the source covers; the "
-        "sensor rt_daily_fanout then runs all 51 states through publication. Starts stopped "
-        "for a fixed archive (COVID_SOURCE_LAST_DATE set), running for a live source."
+        "Each day: the snapshot of the source for the newest run date it covers; the sensor "
+        "rt_daily_fanout then runs all 51 states through publication. Starts stopped for a "
+        "fixed archive (COVID_SOURCE_LAST_DATE set), running for a live source."
     ),
 )
 def rt_daily_schedule(context: dg.ScheduleEvaluationContext):
@@ -67,7 +75,7 @@ def rt_daily_schedule(context: dg.ScheduleEvaluationContext):
     # A failed or cancelled run does not count, so the next tick tries again.
     earlier = context.instance.get_runs(
         dg.RunsFilter(
-            tags={"dagster/schedule_name": SCHEDULE_NAME, "dagster/partition": date},
+            tags={"dagster/schedule_name": SCHEDULE_NAME, RUN_DATE_TAG: date},
             statuses=[s for s in dg.DagsterRunStatus if s not in RETRIED_BY_A_LATER_TICK],
         ),
         limit=1,
@@ -76,7 +84,12 @@ def rt_daily_schedule(context: dg.ScheduleEvaluationContext):
         return dg.SkipReason(
             f"run date {date} already has run {earlier[0].run_id} ({earlier[0].status.value})"
         )
-    return dg.RunRequest(run_key=date, partition_key=date, tags={"rt/phase": "counts"})
+    first_state = daily_states(state_partitions.get_partition_keys())[0]
+    return dg.RunRequest(
+        run_key=date,
+        partition_key=date_state_key(date, first_state),
+        tags={"rt/phase": "counts", RUN_DATE_TAG: date},
+    )
 
 
 SCHEDULES: list = [rt_daily_schedule]

@@ -1,10 +1,12 @@
 """Sensors of the rt code location.
 
-- ``rt_daily_fanout``: phase 2 of the daily schedule. When a run launched by the
-  ``rt_daily`` schedule has materialized ``rt/processed_counts`` for a date, it
-  launches one backfill: every asset downstream of the counts, for that date
-  (all 51 states of the date x state assets). The backfill daemon runs it in
-  dependency order; the ``rt_inference`` pool caps concurrent inference steps.
+- ``rt_daily_fanout``: phases 2 and 3 of the daily schedule. When a run launched by
+  the ``rt_daily`` schedule has stored a date's snapshot (``rt/raw_counts`` for the
+  day's first state), it launches one backfill: every date x state asset for every
+  state of that date (counts, inference, summary) and the date's publication. The
+  backfill daemon runs it in dependency order; the ``rt_inference`` pool caps
+  concurrent inference steps. It is the same backfill a user launches from the
+  Materialize dialog for that date and all states.
 - ``rt_freshness_checks``: evaluates the freshness checks of freshness.py.
 - ``rt_check_alerts`` / ``rt_run_failure_alerts``: alerts (resources/alert_sensors.py).
 """
@@ -18,11 +20,16 @@ from resources.dagster_private import AssetGraphSubset, AssetKeyPartitionKey
 from resources.settings import daily_states
 from rt_assets import keys
 from rt_assets.freshness import FRESHNESS_CHECKS
-from rt_assets.partitions import COVERAGE_IS_OPEN, date_state_key, state_partitions
-from rt_assets.phases import daily_phases
+from rt_assets.partitions import (
+    COVERAGE_IS_OPEN,
+    date_and_state,
+    date_state_key,
+    state_partitions,
+)
+from rt_assets.phases import DAILY_PHASES, daily_phases
 from rt_assets.schedules import SCHEDULE_NAME
 
-COUNTS = keys.PROCESSED_COUNTS
+SNAPSHOT = keys.RAW_COUNTS
 
 
 def fanout_partitions(asset_graph, date: str, states: list[str]) -> set[AssetKeyPartitionKey]:
@@ -39,19 +46,19 @@ def fanout_partitions(asset_graph, date: str, states: list[str]) -> set[AssetKey
     # A sensor that requests an asset graph subset must declare the assets it may
     # request; without it the daemon refuses every tick ("Can only yield RunRequests
     # with asset_graph_subset for sensors with an asset_selection").
-    asset_selection=dg.AssetSelection.assets(COUNTS).downstream(include_self=False),
+    asset_selection=dg.AssetSelection.assets(*DAILY_PHASES.state, *DAILY_PHASES.publish),
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "After the rt_daily schedule's counts run: one backfill of inference and summary for all "
-        "51 states (or those in RT_DAILY_STATES), then national CSV, staging and publication, "
-        "for that date."
+        "After the rt_daily schedule's snapshot run: one backfill of counts, inference and "
+        "summary for all 51 states (or those in RT_DAILY_STATES), then national CSV, staging "
+        "and publication, for that date."
     ),
 )
 def rt_daily_fanout(context: dg.SensorEvaluationContext):
     after = int(context.cursor) if context.cursor else None
     records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=COUNTS, after_storage_id=after),
+        dg.AssetRecordsFilter(asset_key=SNAPSHOT, after_storage_id=after),
         limit=100,
         ascending=True,
     ).records
@@ -63,7 +70,7 @@ def rt_daily_fanout(context: dg.SensorEvaluationContext):
         run = context.instance.get_run_by_id(record.run_id)
         if run is None or run.tags.get("dagster/schedule_name") != SCHEDULE_NAME:
             continue  # manual and re-run materializations bring their own downstream runs
-        date = record.partition_key
+        date, _ = date_and_state(record.partition_key)
         subset = AssetGraphSubset.from_asset_partition_set(
             fanout_partitions(asset_graph, date, states), asset_graph
         )
@@ -74,7 +81,7 @@ def rt_daily_fanout(context: dg.SensorEvaluationContext):
     if after is not None:
         context.update_cursor(str(after))
     if not launched:
-        yield dg.SkipReason("no new scheduled counts run")
+        yield dg.SkipReason("no new scheduled snapshot run")
     else:
         context.log.info(f"launched the states backfill for {json.dumps(launched)}")
 

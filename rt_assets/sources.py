@@ -230,3 +230,25 @@ def check_run_date(table: pd.DataFrame, run_date: str, name: str = "COVID source
 def as_of(table: pd.DataFrame, run_date: str) -> pd.DataFrame:
     """Rows published before ``run_date``: what rt.live could see when it ran that day."""
     return table[table["date"] < pd.Timestamp(run_date)].reset_index(drop=True)
+
+
+def state_slice(data: bytes, state: str, name: str = "COVID source") -> bytes:
+    """The header and the rows of ``state`` from a snapshot (plain or gzip CSV), as
+    deterministic gzip bytes: the columns and values exactly as the source wrote them, so
+    ``read_source`` reads the slice as it reads the whole file. Fails when the snapshot
+    has no row for ``state``."""
+    text = csv_text_bytes(data)
+    check_text(text, name)
+    rows = csv.reader(io.StringIO(text.decode("utf-8")))
+    header = next(rows)
+    if "state" not in header:
+        raise SourceError(f"{name}: not a COVID Tracking state history: no column 'state'")
+    column = header.index("state")
+    kept = [row for row in rows if row and row[column].strip().upper() == state]
+    if not kept:
+        raise SourceError(f"{name}: has no rows for state {state}")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(kept)
+    return gzip_bytes(out.getvalue().encode("utf-8"))

@@ -30,11 +30,11 @@ def rt_defs(tmp_path, monkeypatch):
     return defs, rt_resources()
 
 
-def _counts(defs, instance, resources, date: str, tags: dict[str, str]) -> None:
-    keys = [dg.AssetKey(["rt", "raw_counts"]), dg.AssetKey(["rt", "processed_counts"])]
+def _snapshot(defs, instance, resources, date: str, tags: dict[str, str]) -> None:
+    """The date's snapshot, through its first state, as the rt_daily schedule's run does."""
     result = dg.materialize(
-        [defs.get_assets_def(k) for k in keys],
-        partition_key=date,
+        [defs.get_assets_def(dg.AssetKey(["rt", "raw_counts"]))],
+        partition_key=f"{date}|AK",
         instance=instance,
         resources=resources,
         tags=tags,
@@ -42,12 +42,14 @@ def _counts(defs, instance, resources, date: str, tags: dict[str, str]) -> None:
     assert result.success
 
 
-def test_fanout_turns_a_scheduled_counts_run_into_one_backfill(rt_defs, tmp_path):
+def test_fanout_turns_a_scheduled_snapshot_run_into_one_backfill(rt_defs, tmp_path):
     defs, resources = rt_defs
     sensor = defs.get_sensor_def("rt_daily_fanout")
     with dg.instance_for_test() as instance:
-        _counts(defs, instance, resources, MANUAL_DATE, tags={})
-        _counts(defs, instance, resources, SCHEDULED_DATE, {"dagster/schedule_name": SCHEDULE_NAME})
+        _snapshot(defs, instance, resources, MANUAL_DATE, tags={})
+        _snapshot(
+            defs, instance, resources, SCHEDULED_DATE, {"dagster/schedule_name": SCHEDULE_NAME}
+        )
         repo = defs.get_repository_def()
 
         context = dg.build_sensor_context(instance=instance, repository_def=repo)
@@ -62,12 +64,13 @@ def test_fanout_turns_a_scheduled_counts_run_into_one_backfill(rt_defs, tmp_path
         }
         states = state_partitions.get_partition_keys()
         assert len(states) == 51
-        for key in ("rt/inference", "rt/summary"):
+        # Every state's counts, model and summary: the same backfill as the Materialize
+        # dialog's for that date and all states.
+        for key in ("rt/raw_counts", "rt/processed_counts", "rt/inference", "rt/summary"):
             assert {p for k, p in wanted if k == key} == {f"{SCHEDULED_DATE}|{s}" for s in states}
         for key in ("rt/national_csv", "rt/staged_msgpack", "rt/published_msgpack"):
             assert (key, SCHEDULED_DATE) in wanted, key
-        # nothing upstream of the counts, nothing for the manual date
-        assert not any(k in ("rt/raw_counts", "rt/processed_counts") for k, _ in wanted)
+        # nothing for the manual date
         assert not any(p and p.startswith(MANUAL_DATE) for _, p in wanted)
 
         # The cursor moved past both records: the next tick launches nothing.
@@ -75,7 +78,7 @@ def test_fanout_turns_a_scheduled_counts_run_into_one_backfill(rt_defs, tmp_path
             dg.build_sensor_context(instance=instance, repository_def=repo, cursor=context.cursor)
         )
         assert not again.run_requests
-        assert again.skip_message == "no new scheduled counts run"
+        assert again.skip_message == "no new scheduled snapshot run"
 
 
 def test_landing_sensor_starts_one_run_per_new_file(tmp_path, monkeypatch):
@@ -120,7 +123,9 @@ def test_fanout_estimates_only_the_configured_states(rt_defs, tmp_path, monkeypa
     monkeypatch.setenv("RT_DAILY_STATES", "vt, NH")
     sensor = defs.get_sensor_def("rt_daily_fanout")
     with dg.instance_for_test() as instance:
-        _counts(defs, instance, resources, SCHEDULED_DATE, {"dagster/schedule_name": SCHEDULE_NAME})
+        _snapshot(
+            defs, instance, resources, SCHEDULED_DATE, {"dagster/schedule_name": SCHEDULE_NAME}
+        )
         context = dg.build_sensor_context(
             instance=instance, repository_def=defs.get_repository_def()
         )

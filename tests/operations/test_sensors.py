@@ -23,16 +23,18 @@ def test_rt_daily_schedule_requests_newest_date_once():
     with dg.instance_for_test() as instance:
         context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
         request = rt_daily_schedule(context)
-        assert request.partition_key == "2021-03-07"
+        # The snapshot of the date, through the first state (the fan-out does the rest).
+        assert request.partition_key == "2021-03-07|AK"
         assert request.run_key == "2021-03-07"
+        assert request.tags["rt/run-date"] == "2021-03-07"
 
         def earlier_run(status: dg.DagsterRunStatus) -> None:
-            tags = {"dagster/schedule_name": "rt_daily", "dagster/partition": "2021-03-07"}
+            tags = {"dagster/schedule_name": "rt_daily", "rt/run-date": "2021-03-07"}
             instance.add_run(dg.DagsterRun(job_name="rt_counts", status=status, tags=tags))
 
         # A failed earlier tick does not stop a later one; a successful one does.
         earlier_run(dg.DagsterRunStatus.FAILURE)
-        assert rt_daily_schedule(context).partition_key == "2021-03-07"
+        assert rt_daily_schedule(context).partition_key == "2021-03-07|AK"
         earlier_run(dg.DagsterRunStatus.SUCCESS)
         skipped = rt_daily_schedule(context)
         assert isinstance(skipped, dg.SkipReason)
@@ -249,9 +251,9 @@ def test_missing_upstream_alert_names_the_partition_and_what_to_launch(
     what = body["alert"]["what"]
     assert (
         "rt__inference failed: missing upstream partition: rt/processed_counts partition "
-        "2021-01-26 is not stored" in what
+        "2021-01-26|VT is not stored" in what
     ), what
-    assert "Materialize rt/processed_counts for partition 2021-01-26 first" in what
+    assert "Materialize rt/processed_counts for partition 2021-01-26|VT first" in what
     assert f"http://127.0.0.1:3000/runs/{result.run_id}" in body["text"]
 
 

@@ -39,7 +39,8 @@ def test_rt_graph_on_s3(s3_env, fast_preset, tmp_path):
     prefix = "prod/rt"
     expected = {
         f"{prefix}/raw_counts/{RUN_DATE}.csv.gz",
-        f"{prefix}/processed_counts/{RUN_DATE}.parquet",
+        *(f"{prefix}/raw_counts/{RUN_DATE}/{s}.csv.gz" for s in STATES),
+        *(f"{prefix}/processed_counts/{RUN_DATE}/{s}.parquet" for s in STATES),
         *(f"{prefix}/inference/{RUN_DATE}/{s}.nc" for s in STATES),
         f"{prefix}/staged_msgpack/{RUN_DATE}.msgpack",
         f"{prefix}/published_msgpack/{RUN_DATE}.msgpack",
@@ -53,9 +54,9 @@ def test_rt_graph_on_s3(s3_env, fast_preset, tmp_path):
     raw = gzip.decompress(s3_env.get(f"{prefix}/raw_counts/{RUN_DATE}.csv.gz"))
     assert raw.startswith(b'"date"') or raw[:4].lower().startswith(b"date")
 
-    counts_bytes = s3_env.get(f"{prefix}/processed_counts/{RUN_DATE}.parquet")
+    counts_bytes = s3_env.get(f"{prefix}/processed_counts/{RUN_DATE}/NY.parquet")
     counts = pd.read_parquet(io.BytesIO(counts_bytes))
-    assert set(STATES) <= set(counts["region"])
+    assert set(counts["region"]) == {"NY"}
     assert counts["date"].max() < pd.Timestamp(RUN_DATE)
 
     nc = tmp_path / "ny.nc"

@@ -1,7 +1,7 @@
 """The production rehearsal: the deployment as documented, run as a whole on 127.0.0.1.
 
 One module-scoped cluster (cluster.py) and the daily path driven as production
-drives it: the daemon's tick of ``rt_daily`` starts the counts run, the fan-out
+drives it: the daemon's tick of ``rt_daily`` starts the snapshot run, the fan-out
 sensor starts the states backfill, inference runs as step pods on the high-memory
 pool, the publication and the site land on S3; a flight file put under the lake's
 S3 landing prefix goes through the lake into the PostgreSQL warehouse; a failed
@@ -117,6 +117,9 @@ def test_the_rt_image_serves_the_page_bundle(rehearsal):
     assert proc.stdout.strip().splitlines()[-1] == "['app.css', 'app.js', 'index.html']"
 
 
+# The day is about 20 step pods, each importing the location: on busy shared cores it
+# outlasts the suite's default timeout.
+@pytest.mark.timeout(2400)
 def test_daily_tick_runs_the_day_on_the_pools_and_publishes_to_s3(rehearsal):
     r = rehearsal
     lake = r.buckets["rt"]
@@ -128,12 +131,16 @@ def test_daily_tick_runs_the_day_on_the_pools_and_publishes_to_s3(rehearsal):
         r,
         f"the scheduled day {date} to be published and its site built on s3://{lake}",
         lambda: last <= set(r.s3_keys(lake, "lake/rt/")),
-        timeout_s=1200,
+        timeout_s=2000,
     )
-    # The schedule's tick started the counts (a real evaluation: its run key is the date).
+    # The schedule's tick took the date's snapshot (a real evaluation: its run key is the
+    # date), through the first of the day's states; the fan-out did every state from it.
     scheduled = r.runs({"dagster/schedule_name": "rt_daily"})
     assert [run["status"] for run in scheduled] == [SUCCESS]
-    assert {t["key"]: t["value"] for t in scheduled[0]["tags"]}["dagster/partition"] == date
+    tags = {t["key"]: t["value"] for t in scheduled[0]["tags"]}
+    assert tags["rt/run-date"] == date
+    assert tags["dagster/partition"] == f"{date}|{sorted(REHEARSAL_STATES)[0]}"
+    assert f"lake/rt/raw_counts/{date}.csv.gz" in r.s3_keys(lake, "lake/rt/raw_counts/")
 
     document = msgpack.unpackb(r.s3_get(lake, published))
     assert sorted(document["states"]) == sorted(REHEARSAL_STATES)
@@ -255,16 +262,6 @@ def _messages(r: Rehearsal, run_id: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _ensure_counts(r: Rehearsal, date: str) -> None:
-    """The date's processed counts on S3 (a counts run if they are not there yet)."""
-    key = f"lake/rt/processed_counts/{date}.parquet"
-    if key in r.s3_keys(r.buckets["rt"], "lake/rt/processed_counts/"):
-        return
-    run_id = _launch(r, "rt_counts_job", date)
-    status = r.wait(f"the counts run of {date}", lambda: _ended(r, run_id), 600)
-    assert status == SUCCESS, _messages(r, run_id)[-3000:]
-
-
 def test_a_failed_freshness_check_alerts_slack_once(rehearsal):
     """At start-up nothing of yesterday is published: the freshness sensor's evaluation
     fails the rt freshness checks, and the alert sensor posts each failure once to the
@@ -323,20 +320,20 @@ def test_a_step_pod_killed_mid_step_is_retried_by_the_op_retry_policy(rehearsal)
 def test_s3_unreachable_during_a_step_then_back_retries_and_leaves_nothing_half_written(
     rehearsal,
 ):
-    """The counts of the day before the run date: while the snapshot step runs, S3
-    becomes unreachable from every process of the deployment; the step fails, the
-    network retry policy retries it, S3 comes back, the run succeeds and the snapshot
-    on S3 is whole (and no partial object is left beside it)."""
+    """The snapshot of the day before the run date (the rt_counts_job for VT): while the
+    snapshot step runs, S3 becomes unreachable from every process of the deployment; the
+    step fails, the network retry policy retries it, S3 comes back, the run succeeds and
+    the snapshot and VT's slice on S3 are whole (no partial object is left beside them)."""
     r = rehearsal
     lake = r.buckets["rt"]
     date = (dt.date.fromisoformat(r.run_date) - dt.timedelta(days=1)).isoformat()
     snapshot = f"lake/rt/raw_counts/{date}.csv.gz"
     assert snapshot not in r.s3_keys(lake, "lake/rt/raw_counts/")
     before = set(r.s3_keys(lake, "lake/"))
-    run_id = _launch(r, "rt_counts_job", date)
+    run_id = _launch(r, "rt_counts_job", f"{date}|VT")
     _wait_recording(
         r,
-        "the counts step pod to run",
+        "the snapshot step pod to run",
         lambda: [
             p
             for p in r.k8s.list(
@@ -359,14 +356,14 @@ def test_s3_unreachable_during_a_step_then_back_retries_and_leaves_nothing_half_
         )
     finally:
         r.s3_path.restore()
-    assert r.wait("the counts run to end", lambda: _ended(r, run_id), 600) == SUCCESS, _messages(
+    assert r.wait("the snapshot run to end", lambda: _ended(r, run_id), 600) == SUCCESS, _messages(
         r, run_id
     )[-3000:]
     rows = pd.read_csv(io.BytesIO(gzip.decompress(r.s3_get(lake, snapshot))))
     assert set(REHEARSAL_STATES) <= set(rows["state"]), rows.head()
     # Of that date, exactly the two outputs (the daily path may write other dates).
     added = {k for k in set(r.s3_keys(lake, "lake/")) - before if date in k}
-    assert added == {snapshot, f"lake/rt/processed_counts/{date}.parquet"}, sorted(added)
+    assert added == {snapshot, f"lake/rt/raw_counts/{date}/VT.csv.gz"}, sorted(added)
 
 
 TERMINATE = """
@@ -416,14 +413,14 @@ def test_a_run_cancelled_in_the_webserver_ends_canceled_with_its_pods_gone(rehea
 
     r = rehearsal
     date = (dt.date.fromisoformat(r.run_date) - dt.timedelta(days=1)).isoformat()
-    _ensure_counts(r, date)
     run_id = _launch(r, "rt_inference_job", f"{date}|VT")
     r.cancelled_run = run_id
 
     def step_running():
         return _step_started(r, run_id, "rt__inference")
 
-    _wait_recording(r, "the cancel test's step to start", step_running, 420)
+    # The state's counts steps come first (the inference job starts from the snapshot).
+    _wait_recording(r, "the cancel test's step to start", step_running, 600)
     resumes = _max_resume_run_attempts(r)
     assert resumes > 0
     killed = []

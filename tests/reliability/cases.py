@@ -72,7 +72,7 @@ COVID_CASES = [
     Case(
         "covid_unknown_state.csv",
         "quarantine",
-        "rt/processed_counts",
+        "rt/raw_counts",
         ("XV",),
         "a new code must not block the 51 regions: left out of the counts, named with its rows",
     ),

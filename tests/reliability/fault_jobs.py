@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from rt_assets import pipeline
-from rt_assets.jobs import COUNTS
-from rt_assets.partitions import date_partitions
+from rt_assets import keys, pipeline
+from rt_assets.partitions import date_state_partitions
+
+# The counts of one state: the snapshot's slice and the corrected counts.
+COUNTS = dg.AssetSelection.assets(keys.RAW_COUNTS, keys.PROCESSED_COUNTS)
 
 # A test-sized copy of resources.retries.NETWORK_RETRY: same exponential backoff,
 # waits short enough for a test.
@@ -17,7 +19,7 @@ def counts_defs(op_retry_policy: dg.RetryPolicy | None = None) -> dg.Definitions
     job = dg.define_asset_job(
         "rt_counts_job",
         selection=COUNTS,
-        partitions_def=date_partitions,
+        partitions_def=date_state_partitions,
         op_retry_policy=op_retry_policy,
     )
     return dg.Definitions(
@@ -26,5 +28,6 @@ def counts_defs(op_retry_policy: dg.RetryPolicy | None = None) -> dg.Definitions
 
 
 def counts_job() -> dg.JobDefinition:
-    """The rt counts phase as a job with Dagster's multiprocess executor (each step a process)."""
+    """One state's counts (snapshot slice, corrected counts) as a job with Dagster's
+    multiprocess executor (each step a process)."""
     return counts_defs().resolve_job_def("rt_counts_job")

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from rt_assets import pipeline
+from rt_assets import keys, pipeline
 from rt_assets.partitions import date_state_key
 
 # Unique values a leak would carry verbatim into logs, events or metadata.
@@ -88,11 +88,17 @@ def published_under(lake: Path) -> list[str]:
     )
 
 
-def run_counts(day: str, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+# The counts of one state: the slice of the day's snapshot and the corrected counts.
+COUNTS = [keys.RAW_COUNTS, keys.PROCESSED_COUNTS]
+
+
+def run_counts(
+    day: str, instance: dg.DagsterInstance, state: str = "VT"
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         pipeline.ALL_ASSETS,
-        selection=pipeline.PHASE_COUNTS,
-        partition_key=day,
+        selection=COUNTS,
+        partition_key=date_state_key(day, state),
         instance=instance,
         resources=pipeline.default_resources(),
         raise_on_error=False,
@@ -114,7 +120,7 @@ def run_day(
     day: str, presets: dict[str, str], instance: dg.DagsterInstance, mp: pytest.MonkeyPatch
 ) -> dict[str, dg.ExecuteInProcessResult]:
     """The three phases for ``day``, each state with its own sampler preset."""
-    results = {"counts": run_counts(day, instance)}
+    results = {"counts": run_counts(day, instance, next(iter(presets)))}
     if not results["counts"].success:
         return results
     for state, preset in presets.items():

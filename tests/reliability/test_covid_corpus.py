@@ -128,16 +128,19 @@ def test_bad_day_publishes_only_good_rows_or_refuses(
             message = failure_text(counts)
             for fragment in case.mentions:
                 assert fragment in message, (fragment, message)
+            # Neither the date's snapshot nor anything made from it is stored.
             assert not (lake / f"rt/raw_counts/{BAD_DAY}.csv.gz").exists()
-            assert not (lake / f"rt/processed_counts/{BAD_DAY}.parquet").exists()
+            assert not (lake / f"rt/raw_counts/{BAD_DAY}").exists()
+            assert not (lake / f"rt/processed_counts/{BAD_DAY}").exists()
         else:
             assert counts.success, failure_text(counts)
             stored = CODECS["parquet"].loads(
-                (lake / f"rt/processed_counts/{BAD_DAY}.parquet").read_bytes()
+                (lake / f"rt/processed_counts/{BAD_DAY}/VT.parquet").read_bytes()
             )
-            assert set(stored["region"]) <= set(sources.STATES)
-            if case.step == "rt/processed_counts":
-                node = counts.asset_materializations_for_node("rt__processed_counts")
+            assert set(stored["region"]) == {"VT"}
+            if case.step in ("rt/raw_counts", "rt/processed_counts") and case.mentions:
+                # The counts step named by the case says what it set aside, in its metadata.
+                node = counts.asset_materializations_for_node(case.step.replace("/", "__"))
                 meta = node[0].metadata
                 text = " ".join(str(v.value) for k, v in meta.items() if k != "preview")
                 for fragment in case.mentions:

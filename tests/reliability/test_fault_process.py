@@ -1,6 +1,6 @@
 """A step process is killed: the run is reported failed, and re-running from failure completes.
 
-The rt counts phase runs with Dagster's multiprocess executor (each step in its
+One state's rt counts run with Dagster's multiprocess executor (each step in its
 own process) against a real on-disk instance. ``COVID_SOURCE`` is a named pipe
 nobody writes to, so ``rt/raw_counts`` is certainly inside its step, blocked on
 the read, when the test SIGKILLs that step's process (its pid is the one the
@@ -29,6 +29,7 @@ from tests.reliability.rt_runs import published_under, rt_env
 pytestmark = pytest.mark.slow
 
 DAY = BAD_DAY
+STATE = "NY"
 # Step processes fork from one server that imported the code once: a step
 # starts in a fraction of a second instead of re-importing PyMC each time.
 FORKSERVER = {
@@ -40,7 +41,7 @@ FORKSERVER = {
         }
     }
 }
-TAGS = {"dagster/partition": DAY}
+TAGS = {"dagster/partition": f"{DAY}|{STATE}"}
 
 
 def step_pids(instance: dg.DagsterInstance, step_key: str) -> set[int]:
@@ -118,7 +119,7 @@ def test_killed_step_fails_the_run_and_reexecution_completes(tmp_path, monkeypat
         assert [e.step_key for e in failures] == ["rt__raw_counts"]
         retries = [e for e in events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
         assert len(retries) == NETWORK_RETRY.max_retries
-        assert not (lake / f"rt/raw_counts/{DAY}.csv.gz").exists()
+        assert not (lake / "rt/raw_counts").exists()
         assert not list(lake.rglob("*.tmp")), "a half-written temporary file was left"
 
         # The same COVID_SOURCE path now holds the good file (step processes fork
@@ -136,6 +137,7 @@ def test_killed_step_fails_the_run_and_reexecution_completes(tmp_path, monkeypat
         ) as again:
             assert again.success
             assert again.dagster_run.parent_run_id == run_id
-        assert (lake / f"rt/raw_counts/{DAY}.csv.gz").exists()
-        assert (lake / f"rt/processed_counts/{DAY}.parquet").exists()
+        assert (lake / f"rt/raw_counts/{DAY}.csv.gz").exists()  # the date's snapshot
+        assert (lake / f"rt/raw_counts/{DAY}/{STATE}.csv.gz").exists()
+        assert (lake / f"rt/processed_counts/{DAY}/{STATE}.parquet").exists()
         assert published_under(lake) == []

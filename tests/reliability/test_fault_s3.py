@@ -26,6 +26,7 @@ from tests.reliability.faults import CuttableProxy
 pytestmark = pytest.mark.services
 
 DAY = BAD_DAY
+STATE = "NY"
 
 
 @pytest.fixture
@@ -52,12 +53,17 @@ def events_of(result, step: str, kind: dg.DagsterEventType) -> list:
 def test_s3_unreachable_mid_run_retries_then_fails_cleanly(s3_through_proxy):
     s3, proxy = s3_through_proxy
     job = counts_defs(TEST_NETWORK_RETRY).resolve_job_def("rt_counts_job")
-    raw_key = f"{s3.prefix}/rt/raw_counts/{DAY}.csv.gz"
-    processed_key = f"{s3.prefix}/rt/processed_counts/{DAY}.parquet"
+    partition = f"{DAY}|{STATE}"
+    snapshot_key = f"{s3.prefix}/rt/raw_counts/{DAY}.csv.gz"
+    raw_key = f"{s3.prefix}/rt/raw_counts/{DAY}/{STATE}.csv.gz"
+    processed_key = f"{s3.prefix}/rt/processed_counts/{DAY}/{STATE}.parquet"
 
-    proxy.cut_after_put("rt/raw_counts/")
+    # Cut once the state's slice is written (the date's snapshot is written before it).
+    proxy.cut_after_put(f"rt/raw_counts/{DAY}/")
     with dg.instance_for_test() as instance:
-        result = job.execute_in_process(partition_key=DAY, instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            partition_key=partition, instance=instance, raise_on_error=False
+        )
     assert proxy.cut_done.is_set(), "the proxy never cut the connection"
     assert not result.success
 
@@ -69,16 +75,19 @@ def test_s3_unreachable_mid_run_retries_then_fails_cleanly(s3_through_proxy):
     assert waits == sorted(waits) and waits[-1] > waits[0], f"no backoff: {waits}"
     assert len(events_of(result, step, dg.DagsterEventType.STEP_FAILURE)) == 1
 
-    # Only the finished raw snapshot is in the bucket: no partial or temporary object.
-    assert s3.keys() == [raw_key]
+    # Only the finished snapshot and slice are in the bucket: no partial or temporary object.
+    assert s3.keys() == sorted([snapshot_key, raw_key])
 
     proxy.restore()
     with dg.instance_for_test() as instance:
-        again = job.execute_in_process(partition_key=DAY, instance=instance, raise_on_error=False)
+        again = job.execute_in_process(
+            partition_key=partition, instance=instance, raise_on_error=False
+        )
     assert again.success
-    assert s3.keys() == sorted([raw_key, processed_key])
+    assert s3.keys() == sorted([snapshot_key, raw_key, processed_key])
     stored = CODECS["parquet"].loads(s3.get(processed_key))
+    good = (CORPUS / "covid_good.csv").read_bytes()
     expected = corrections.process_counts(
-        sources.read_source((CORPUS / "covid_good.csv").read_bytes()), DAY
+        sources.read_source(sources.state_slice(good, STATE)), DAY
     )
     pd.testing.assert_frame_equal(stored, expected, check_dtype=False)

@@ -46,7 +46,7 @@ def test_bad_source_is_not_retried(tmp_path, monkeypatch):
     monkeypatch.setenv("COVID_SOURCE", str(bad))
     result = dg.materialize(
         [raw_counts],
-        partition_key="2020-04-02",
+        partition_key="2020-04-02|NY",
         resources={"io_manager": LakeIOManager(base_url=str(tmp_path / "lake"))},
         raise_on_error=False,
     )
@@ -84,6 +84,6 @@ def test_a_missing_upstream_partition_fails_at_once_naming_it(tmp_path):
     assert elapsed < 30, elapsed
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     description = failure.step_failure_data.user_failure_data.description
-    assert "missing upstream partition: rt/processed_counts partition 2021-01-26" in description
-    assert "Materialize rt/processed_counts for partition 2021-01-26 first" in description
-    assert str(tmp_path / "lake/rt/processed_counts/2021-01-26.parquet") in description
+    assert "missing upstream partition: rt/processed_counts partition 2021-01-26|VT" in description
+    assert "Materialize rt/processed_counts for partition 2021-01-26|VT first" in description
+    assert str(tmp_path / "lake/rt/processed_counts/2021-01-26/VT.parquet") in description

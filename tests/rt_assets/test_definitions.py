@@ -32,7 +32,7 @@ def test_asset_keys_groups_and_partitions():
         assert node.description and "<LAKE_URL>/" + name in node.description, name
         expected = (
             partitions.date_state_partitions
-            if name in ("rt/inference", "rt/summary")
+            if name in ("rt/raw_counts", "rt/processed_counts", "rt/inference", "rt/summary")
             else partitions.date_partitions
         )
         assert node.partitions_def == expected, name

@@ -64,7 +64,8 @@ def test_schedule_never_asks_past_coverage_and_starts_stopped_for_an_archive():
     with dg.instance_for_test() as instance:
         context = dg.build_schedule_context(instance=instance, scheduled_execution_time=LATER)
         request = rt_daily_schedule(context)
-        assert request.partition_key == "2021-03-08"
+        assert request.tags["rt/run-date"] == "2021-03-08"
+        assert request.partition_key == "2021-03-08|AK"
     assert rt_daily_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     assert rt_freshness_sensor.default_status == dg.DefaultSensorStatus.STOPPED
 

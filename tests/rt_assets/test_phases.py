@@ -31,8 +31,15 @@ def _ops(job: dg.JobDefinition) -> set[str]:
 
 
 def test_the_product_phases_follow_partitions_and_dependencies():
-    assert _names(DAILY_PHASES.counts) == ["rt/raw_counts", "rt/processed_counts"]
-    assert _names(DAILY_PHASES.state) == ["rt/inference", "rt/summary"]
+    # Phase 1 is the snapshot (the roots of the date x state assets); phase 2 every date x
+    # state asset, so a backfill of chosen states starts from the snapshot.
+    assert _names(DAILY_PHASES.counts) == ["rt/raw_counts"]
+    assert _names(DAILY_PHASES.state) == [
+        "rt/raw_counts",
+        "rt/processed_counts",
+        "rt/inference",
+        "rt/summary",
+    ]
     publish = _names(DAILY_PHASES.publish)
     assert set(publish) == {
         "rt/national_csv",
@@ -75,6 +82,10 @@ def test_the_fanout_sensor_requests_the_added_asset():
 def test_the_fanout_requests_phases_2_and_3_of_the_product():
     requested = fanout_partitions(graph_of(DAILY_ASSETS), "2020-05-15", ["NY", "VT"])
     assert {(p.asset_key.to_user_string(), p.partition_key) for p in requested} == {
+        ("rt/raw_counts", "2020-05-15|NY"),
+        ("rt/raw_counts", "2020-05-15|VT"),
+        ("rt/processed_counts", "2020-05-15|NY"),
+        ("rt/processed_counts", "2020-05-15|VT"),
         ("rt/inference", "2020-05-15|NY"),
         ("rt/inference", "2020-05-15|VT"),
         ("rt/summary", "2020-05-15|NY"),

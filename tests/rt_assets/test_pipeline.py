@@ -59,7 +59,9 @@ def test_whole_graph_writes_the_documented_files(daily):
     assert jobs == ["rt_counts_job", "rt_inference_job", "rt_inference_job", "rt_publication_job"]
     for path in (
         f"rt/raw_counts/{DATE}.csv.gz",
-        f"rt/processed_counts/{DATE}.parquet",
+        f"rt/raw_counts/{DATE}/VT.csv.gz",
+        f"rt/processed_counts/{DATE}/VT.parquet",
+        f"rt/processed_counts/{DATE}/NH.parquet",
         f"rt/inference/{DATE}/VT.nc",
         f"rt/inference/{DATE}/NH.nc",
         f"rt/summary/{DATE}/VT.parquet",
@@ -217,23 +219,51 @@ def test_raw_snapshot_is_immutable_and_v1_sources_work(tmp_path, monkeypatch):
     resources = _resources(tmp_path / "lake")
     selection = [assets.raw_counts, assets.processed_counts]
     assert dg.materialize(
-        ALL_ASSETS, selection=selection, partition_key="2020-04-05", resources=resources
+        ALL_ASSETS, selection=selection, partition_key="2020-04-05|VT", resources=resources
     ).success
+    # The date's snapshot as fetched, and VT's rows of it as the source wrote them.
     stored = tmp_path / "lake/rt/raw_counts/2020-04-05.csv.gz"
     assert gzip.decompress(stored.read_bytes()) == V1_CSV.encode()
-    processed = pd.read_parquet(tmp_path / "lake/rt/processed_counts/2020-04-05.parquet")
+    vt = tmp_path / "lake/rt/raw_counts/2020-04-05/VT.csv.gz"
+    assert gzip.decompress(vt.read_bytes()) == V1_CSV.encode()
+    processed = pd.read_parquet(tmp_path / "lake/rt/processed_counts/2020-04-05/VT.parquet")
     assert list(processed["total"]) == [50.0, 100.0]  # 2020-04-03 and -04, not -05
 
-    # The source changes afterwards: the snapshot for that date stays as first fetched.
+    # The source changes afterwards: the snapshot for that date stays as first fetched,
+    # and so does every state's slice of it.
     v1.write_text(V1_CSV.replace("20200404,VT,25", "20200404,VT,26"))
-    before = stored.read_bytes()
+    before, slice_before = stored.read_bytes(), vt.read_bytes()
     result = dg.materialize(
-        ALL_ASSETS, selection=[assets.raw_counts], partition_key="2020-04-05", resources=resources
+        ALL_ASSETS,
+        selection=[assets.raw_counts],
+        partition_key="2020-04-05|VT",
+        resources=resources,
     )
     assert result.success
-    assert stored.read_bytes() == before
+    assert (stored.read_bytes(), vt.read_bytes()) == (before, slice_before)
     meta = result.asset_materializations_for_node("rt__raw_counts")[0].metadata
     assert meta["source"].value.startswith("kept existing snapshot")
+
+
+def test_a_state_the_snapshot_lacks_fails_at_once_naming_it(tmp_path, monkeypatch):
+    from tests.rt_assets.conftest import V1_CSV
+
+    v1 = tmp_path / "daily.csv"
+    v1.write_text(V1_CSV)
+    monkeypatch.setenv("COVID_SOURCE", str(v1))
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=[assets.raw_counts],
+        partition_key="2020-04-05|NY",
+        resources=_resources(tmp_path / "lake"),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "has no rows for state NY" in failure.step_failure_data.user_failure_data.description
+    # Not retried: the data will not change by trying again.
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert not (tmp_path / "lake/rt/raw_counts/2020-04-05").exists()
 
 
 def test_run_date_outside_the_source_fails_naming_the_range(tmp_path, monkeypatch):
@@ -245,7 +275,7 @@ def test_run_date_outside_the_source_fails_naming_the_range(tmp_path, monkeypatc
     result = dg.materialize(
         ALL_ASSETS,
         selection=[assets.raw_counts],
-        partition_key="2020-06-01",
+        partition_key="2020-06-01|VT",
         resources=_resources(tmp_path / "lake"),
         raise_on_error=False,
     )
