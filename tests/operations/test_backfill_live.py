@@ -111,6 +111,19 @@ def launch_from_materialize_dialog(
     return dialog
 
 
+def _launch_backfill(browser, server, before: set[str]):
+    """Press the open dialog's Launch backfill; the one backfill it created."""
+    browser.find_element("xpath", "//button[normalize-space()='Launch backfill']").click()
+    deadline = time.monotonic() + 60
+    new: list = []
+    while not new and time.monotonic() < deadline:
+        with server.instance() as instance:
+            new = [b for b in instance.get_backfills() if b.backfill_id not in before]
+        time.sleep(1)
+    assert len(new) == 1, "the dialog launched no backfill"
+    return new[0]
+
+
 def test_a_backfill_from_the_dialog_without_its_upstream_fails_at_once_naming_it(
     dagster_server, browser, artifacts_dir
 ):
@@ -127,15 +140,8 @@ def test_a_backfill_from_the_dialog_without_its_upstream_fails_at_once_naming_it
     assert f"{len(UI_STATES)} partitions" in dialog, dialog
     browser.save_screenshot(str(artifacts_dir / "backfill-dialog.png"))
     launched = time.monotonic()
-    browser.find_element("xpath", "//button[normalize-space()='Launch backfill']").click()
-    deadline = time.monotonic() + 60
-    new: list = []
-    while not new and time.monotonic() < deadline:
-        with dagster_server.instance() as instance:
-            new = [b for b in instance.get_backfills() if b.backfill_id not in before]
-        time.sleep(1)
-    assert len(new) == 1, "the dialog launched no backfill"
-    backfill_id = new[0].backfill_id
+    backfill = _launch_backfill(browser, dagster_server, before)
+    backfill_id = backfill.backfill_id
     # Generous: on busy shared cores a run's processes take minutes to start.
     status = DagsterGraphQL(dagster_server.url).wait(backfill_id, timeout_s=900, poll_s=1)
     waited = time.monotonic() - launched
@@ -251,15 +257,8 @@ def test_one_backfill_from_the_asset_graph_runs_two_states_two_dates_from_nothin
     assert "rt / raw_counts" in dialog and "date" in dialog and "state" in dialog, dialog
     assert "NH" in dialog and "VT" in dialog, dialog
     launched = time.monotonic()
-    browser.find_element("xpath", "//button[normalize-space()='Launch backfill']").click()
-    deadline = time.monotonic() + 60
-    new: list = []
-    while not new and time.monotonic() < deadline:
-        with dagster_server.instance() as instance:
-            new = [b for b in instance.get_backfills() if b.backfill_id not in before]
-        time.sleep(1)
-    assert len(new) == 1, "the dialog launched no backfill"
-    backfill_id = new[0].backfill_id
+    backfill = _launch_backfill(browser, dagster_server, before)
+    backfill_id = backfill.backfill_id
     status = DagsterGraphQL(dagster_server.url).wait(backfill_id, timeout_s=3300, poll_s=2)
     took = time.monotonic() - launched
     print(f"2 x 2 backfill from nothing: {status} in {took:.0f} s")
@@ -278,7 +277,7 @@ def test_one_backfill_from_the_asset_graph_runs_two_states_two_dates_from_nothin
         history = instance.event_log_storage.get_asset_check_execution_history(check, limit=50)
         by_partition = {r.partition: r for r in history if r.run_id}
         assert set(keys) <= set(by_partition), sorted(by_partition)
-        dialog_target = new[0].asset_backfill_data.target_subset
+        dialog_target = backfill.asset_backfill_data.target_subset
         dialog_partitions = {
             (k.to_user_string(), p) for k, p in dialog_target.iterate_asset_partitions()
         }

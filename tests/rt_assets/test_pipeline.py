@@ -245,7 +245,9 @@ def test_raw_snapshot_is_immutable_and_v1_sources_work(tmp_path, monkeypatch):
     assert meta["source"].value.startswith("kept existing snapshot")
 
 
-def test_a_state_the_snapshot_lacks_fails_at_once_naming_it(tmp_path, monkeypatch):
+def _raw_counts_failure(tmp_path, monkeypatch, partition: str) -> str:
+    """rt/raw_counts of ``partition`` on the v1 test source: it must fail, once (no retry:
+    the data will not change by trying again); its message."""
     from tests.rt_assets.conftest import V1_CSV
 
     v1 = tmp_path / "daily.csv"
@@ -254,34 +256,24 @@ def test_a_state_the_snapshot_lacks_fails_at_once_naming_it(tmp_path, monkeypatc
     result = dg.materialize(
         ALL_ASSETS,
         selection=[assets.raw_counts],
-        partition_key="2020-04-05|NY",
+        partition_key=partition,
         resources=_resources(tmp_path / "lake"),
         raise_on_error=False,
     )
     assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "has no rows for state NY" in failure.step_failure_data.user_failure_data.description
-    # Not retried: the data will not change by trying again.
     assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    return failure.step_failure_data.user_failure_data.description
+
+
+def test_a_state_the_snapshot_lacks_fails_at_once_naming_it(tmp_path, monkeypatch):
+    message = _raw_counts_failure(tmp_path, monkeypatch, "2020-04-05|NY")
+    assert "has no rows for state NY" in message
     assert not (tmp_path / "lake/rt/raw_counts/2020-04-05").exists()
 
 
 def test_run_date_outside_the_source_fails_naming_the_range(tmp_path, monkeypatch):
-    from tests.rt_assets.conftest import V1_CSV
-
-    v1 = tmp_path / "daily.csv"
-    v1.write_text(V1_CSV)
-    monkeypatch.setenv("COVID_SOURCE", str(v1))
-    result = dg.materialize(
-        ALL_ASSETS,
-        selection=[assets.raw_counts],
-        partition_key="2020-06-01|VT",
-        resources=_resources(tmp_path / "lake"),
-        raise_on_error=False,
-    )
-    assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    message = failure.step_failure_data.user_failure_data.description
+    message = _raw_counts_failure(tmp_path, monkeypatch, "2020-06-01|VT")
     assert "covers 2020-04-02 to 2020-04-05" in message
     assert not (tmp_path / "lake/rt/raw_counts/2020-06-01.csv.gz").exists()
 
