@@ -287,7 +287,7 @@ def test_one_backfill_from_the_asset_graph_runs_two_states_two_dates_from_nothin
     # The UI: the partitions page of rt/inference shows them materialized, its checks tab the
     # convergence result of each date|state.
     browser.get(f"{dagster_server.url}/runs/b/{backfill_id}")
-    _wait_for_text(browser, [backfill_id, "Completed"])
+    _wait_for_text(browser, [backfill_id, "Succeeded", "4 partitions", "rt / site"])
     browser.save_screenshot(str(artifacts_dir / "backfill-2x2-completed.png"))
     browser.get(f"{dagster_server.url}/assets/rt/summary?view=partitions")
     _wait_for_text(browser, [f"Materialized ({len(keys)})"])
