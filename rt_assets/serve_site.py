@@ -13,6 +13,7 @@ import argparse
 import functools
 import http.server
 import re
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -72,6 +73,17 @@ def local_copy(folder: UPath, into: Path) -> Path:
     return into
 
 
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops the server as Ctrl-C does (its socket closed), even when the parent
+    started it with SIGTERM ignored or blocked (both are inherited across exec)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--date", help="run date to show (default: the latest built one)")
@@ -102,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Serving the Rt page for {date} from {folder}", flush=True)
         print(f"Open http://127.0.0.1:{port}/ (Ctrl-C to stop)", flush=True)
         try:
+            _stop_on_sigterm()
             server.serve_forever()
         except KeyboardInterrupt:
             pass

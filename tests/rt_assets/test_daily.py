@@ -54,7 +54,7 @@ def test_a_day_for_two_states_prints_progress_summary_and_paths(tmp_path):
     assert lines[0] == f"rt run {DATE}: 2 states, preset fast, 2 at a time"
     progress = [line for line in lines if re.match(r"\[\s*\d+[hms]", line)]
     # Line by line (no terminal): phases, each state's start and end, with counts.
-    assert re.search(r"\] phase 1/3: counts for 2020-05-15$", progress[0])
+    assert re.search(r"\] phase 1/3: snapshot of the source for 2020-05-15$", progress[0])
     assert re.search(r"\] phase 2/3: inference for 2 states, 2 at a time$", progress[1])
     for state in ("VT", "NH"):
         assert any(f"] {state} started | " in line for line in progress), out
