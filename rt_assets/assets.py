@@ -5,6 +5,7 @@ model, summary, publication), attach metadata, return. Storage is the lake IO
 manager; docs/rt-pipeline.md ("Assets and where they are stored") has the paths.
 """
 
+import contextlib
 import hashlib
 
 import arviz as az
@@ -100,6 +101,16 @@ def _md_table(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
     return dg.MetadataValue.md(df.head(rows).to_markdown(index=False))
 
 
+@contextlib.contextmanager
+def source_failures():
+    """A source the run cannot use fails the step without retries, with its own message
+    (a Failure shows the message itself in the UI, not a wrapped traceback)."""
+    try:
+        yield
+    except sources.SourceError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
 def day_snapshot(context: dg.AssetExecutionContext, run_date: str):
     """The run date's snapshot of the whole source, its origin, parsed table and coverage:
     the stored one (``<LAKE_URL>/rt/raw_counts/<date>.csv.gz``, kept once written), else
@@ -114,12 +125,9 @@ def day_snapshot(context: dg.AssetExecutionContext, run_date: str):
         origin = sources.source_location()
         context.log.info(f"fetching COVID source {origin} for the snapshot of {run_date}")
         data = sources.gzip_bytes(sources.fetch_source(origin))
-    try:
+    with source_failures():
         table = sources.read_source(data, name=origin)
         cov = sources.check_run_date(table, run_date, name=origin)
-    except sources.SourceError as exc:
-        # A Failure shows the message itself in the UI, not a wrapped traceback.
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
     if not stored:
         store.write_bytes(path, data)
     return data, origin, table, cov
@@ -150,10 +158,8 @@ def day_snapshot(context: dg.AssetExecutionContext, run_date: str):
 def raw_counts(context: dg.AssetExecutionContext) -> bytes:
     run_date, state = date_and_state(context.partition_key)
     data, origin, table, cov = day_snapshot(context, run_date)
-    try:
+    with source_failures():
         rows = sources.state_slice(data, state, name=origin)
-    except sources.SourceError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
     unknown = corrections.unknown_regions(sources.as_of(table, run_date))
     if unknown:
         context.log.warning(f"left out rows of unknown region codes (code: rows): {unknown}")
@@ -193,10 +199,8 @@ def raw_counts(context: dg.AssetExecutionContext) -> bytes:
 def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd.DataFrame:
     run_date, state = date_and_state(context.partition_key)
     name = f"{keys.RAW_COUNTS.to_user_string()} {context.partition_key}"
-    try:
+    with source_failures():
         table = sources.read_source(raw_counts, name=name)
-    except sources.SourceError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
     processed = corrections.process_counts(table, run_date)
     if processed.empty:
         raise dg.Failure(
