@@ -56,21 +56,33 @@ from rt_assets.model.diagnostics import (
     gate,
 )
 from rt_assets.model.generative import (
+    BUCKET_DAYS,
+    MODEL_INPUTS,
     BuiltModel,
     build,
     build_model,
     centred_log_rt_walk,
     model_coords,
+    model_inputs,
     observation_model,
+    padded_length,
+    template,
 )
 from rt_assets.model.kernels import RenewalOp, RenewalVJPOp, _renewal, _renewal_vjp, renewal
 from rt_assets.model.presets import DEFAULT_PRESET, PRESETS, SamplerPreset, as_preset, get_preset
-from rt_assets.model.sampling import POSTERIOR_VARS, fit, peak_rss_mib, rt_seed
+from rt_assets.model.sampling import (
+    POSTERIOR_VARS,
+    compiled_model,
+    fit,
+    peak_rss_mib,
+    rt_seed,
+)
 from rt_assets.model.simulation import simulate
 
 __all__ = [
     "ALPHA_MU",
     "ALPHA_SIGMA",
+    "BUCKET_DAYS",
     "BUFFER_DAYS",
     "DEFAULT_PRESET",
     "EXPOSURE_CEILING",
@@ -79,6 +91,7 @@ __all__ = [
     "GENERATION_TIME_MEAN",
     "GENERATION_TIME_SD",
     "INIT_LOG_R_SIGMA",
+    "MODEL_INPUTS",
     "MODEL_VERSION",
     "POSTERIOR_VARS",
     "PRESETS",
@@ -98,6 +111,7 @@ __all__ = [
     "build",
     "build_model",
     "centred_log_rt_walk",
+    "compiled_model",
     "convergence",
     "fit",
     "gate",
@@ -105,10 +119,13 @@ __all__ = [
     "get_preset",
     "load_p_delay",
     "model_coords",
+    "model_inputs",
     "observation_model",
+    "padded_length",
     "peak_rss_mib",
     "prepare",
     "renewal",
     "rt_seed",
     "simulate",
+    "template",
 ]

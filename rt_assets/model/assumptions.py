@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 # The inference asset's code_version, and stamped into every stored posterior.
-MODEL_VERSION = "rtlive-generative-1.0+nutpie-3"
+MODEL_VERSION = "rtlive-generative-1.0+nutpie-4"
 
 BUFFER_DAYS = 10
 GENERATION_TIME_MEAN = 4.7

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -22,10 +23,34 @@ from rt_assets.model.assumptions import (
 from rt_assets.model.data import PreparedData, prepare
 from rt_assets.model.kernels import renewal
 
+# Models are compiled for series lengths rounded up to a multiple of this many days, so that
+# one compiled model serves every state and date whose series falls in the same bucket
+# (the data are inputs, not constants). The padded days after the last date carry no
+# likelihood and nothing earlier depends on them, so the posterior of the real days is
+# the same; ``fit`` drops them.
+BUCKET_DAYS = 32
+
+
+def padded_length(days: int) -> int:
+    """``days`` rounded up to a whole number of buckets."""
+    return -(-days // BUCKET_DAYS) * BUCKET_DAYS
+
+
+def model_inputs(data: PreparedData) -> dict[str, np.ndarray]:
+    """The data the likelihood reads: the weighted days (indices into the model's days),
+    their positives and their exposure. Their number varies from series to series; the
+    model's length (``padded_length``) does not depend on them."""
+    days = np.flatnonzero(data.weight).astype(np.int64)
+    return {
+        "weighted_days": days,
+        "observed_positive": data.positive[days].astype(np.int64),
+        "weighted_exposure": data.exposure[days].astype(float),
+    }
+
 
 def model_coords(data: PreparedData) -> dict:
-    """Coordinates: every model day, and the days that carry weight in the likelihood."""
-    return {"date": data.dates.values, "weighted_date": data.dates.values[data.weight]}
+    """Coordinates of a model built on the data's own dates (no padding)."""
+    return {"date": data.dates.values}
 
 
 def centred_log_rt_walk() -> pt.TensorVariable:
@@ -44,47 +69,72 @@ def centred_log_rt_walk() -> pt.TensorVariable:
     return pm.Deterministic("r_t", pt.exp(log_r_t), dims="date")
 
 
-def observation_model(data: PreparedData, infections, p_delay: np.ndarray) -> None:
-    """Delay, test exposure and the NegativeBinomial likelihood on the weighted days."""
-    n = len(data.dates)
-    weighted = np.flatnonzero(data.weight)
+def observation_model(
+    data, infections, p_delay: np.ndarray, inputs: dict | None = None
+) -> None:
+    """Delay, test exposure and the NegativeBinomial likelihood on the weighted days.
+
+    ``data``: a ``PreparedData`` (or anything with the model's ``dates``); ``inputs``: the
+    model's data inputs (``pm.Data``) in place of the data's own (``model_inputs(data)``).
+    """
+    inputs = model_inputs(data) if inputs is None else inputs
+    days = pt.as_tensor_variable(inputs["weighted_days"])
     test_adjusted_positive = pm.Deterministic(
         "test_adjusted_positive",
-        convolve1d(infections, pt.constant(p_delay), mode="full")[:n],
+        convolve1d(infections, pt.constant(p_delay), mode="full")[: len(data.dates)],
         dims="date",
     )
     alpha = pm.Gamma("alpha", mu=ALPHA_MU, sigma=ALPHA_SIGMA)
-    mu = pt.constant(data.exposure[weighted]) * test_adjusted_positive[weighted]
-    pm.NegativeBinomial(
-        "positive",
-        mu=mu,
-        alpha=alpha,
-        observed=data.positive[weighted].astype(np.int64),
-        dims="weighted_date",
-    )
+    mu = pt.as_tensor_variable(inputs["weighted_exposure"]) * test_adjusted_positive[days]
+    pm.NegativeBinomial("positive", mu=mu, alpha=alpha, observed=inputs["observed_positive"])
+
+
+# The names of the model's data inputs (``pm.Data``), as ``model_inputs`` returns them.
+MODEL_INPUTS = ("weighted_days", "observed_positive", "weighted_exposure")
 
 
 @dataclass(frozen=True)
 class BuiltModel:
-    """A PyMC model and the prepared data it was built on."""
+    """A PyMC model and the prepared data it was built on (the model may be longer)."""
 
     model: pm.Model
     data: PreparedData
 
 
-def build(observed: pd.DataFrame, p_delay: np.ndarray | None = None) -> BuiltModel:
-    """The rt.live generative model for one state (see the package docstring), with its data."""
-    data = prepare(observed)
+def template(
+    length: int, inputs: dict[str, np.ndarray] | None = None, p_delay: np.ndarray | None = None
+) -> pm.Model:
+    """The model for series of ``length`` days, its data as inputs (``pm.Data``).
+
+    ``inputs`` (``model_inputs``) sets them; without, they are placeholders to be replaced
+    in the compiled model (``nutpie``'s ``with_data``).
+    """
+    if inputs is None:  # one weighted day, replaced by each series' own
+        inputs = {
+            "weighted_days": np.array([length - 1]),
+            "observed_positive": np.array([1]),
+            "weighted_exposure": np.array([1.0]),
+        }
     p_delay = load_p_delay() if p_delay is None else np.asarray(p_delay, dtype=float)
     gt = generation_time()
-    with pm.Model(coords=model_coords(data)) as model:
+    with pm.Model(coords={"date": np.arange(length)}) as model:
+        data_inputs = {name: pm.Data(name, inputs[name]) for name in MODEL_INPUTS}
         r_t = centred_log_rt_walk()
         seed = pm.Exponential("seed", lam=SEED_LAM)
         infections = pm.Deterministic(
             "infections", renewal(r_t, seed[None], pt.constant(gt)), dims="date"
         )
-        observation_model(data, infections, p_delay)
-    return BuiltModel(model, data)
+        observation_model(SimpleNamespace(dates=range(length)), infections, p_delay, data_inputs)
+    return model
+
+
+def build(observed: pd.DataFrame, p_delay: np.ndarray | None = None) -> BuiltModel:
+    """The rt.live generative model for one state (see the package docstring), with its data.
+
+    The model covers the data's days padded to a whole bucket (``padded_length``).
+    """
+    data = prepare(observed)
+    return BuiltModel(template(padded_length(len(data.dates)), model_inputs(data), p_delay), data)
 
 
 def build_model(observed: pd.DataFrame, p_delay: np.ndarray | None = None) -> pm.Model:

@@ -12,9 +12,9 @@ import pandas as pd
 import xarray as xr
 
 from rt_assets.model.assumptions import MODEL_VERSION
-from rt_assets.model.data import PreparedData
+from rt_assets.model.data import PreparedData, prepare
 from rt_assets.model.diagnostics import convergence
-from rt_assets.model.generative import build
+from rt_assets.model.generative import model_inputs, padded_length, template
 from rt_assets.model.presets import DEFAULT_PRESET, SamplerPreset, as_preset
 
 log = logging.getLogger("rt_assets.model")
@@ -45,23 +45,30 @@ def fit(
     cores = cores or preset.cores or preset.chains
     started = time.perf_counter()
     try:
-        built = build(observed)
+        data = prepare(observed)
     except ValueError as exc:
         # Say which state: the message ends up in a step failure of a date|state run.
         raise ValueError(f"{region or 'region'}: cannot fit the model: {exc}") from exc
-    model, data = built.model, built.data
+    length = padded_length(len(data.dates))
     log.info(
-        "%s: %d days (%s to %s, %d in the likelihood), preset %s",
+        "%s: %d days (%s to %s, %d in the likelihood), model of %d days, preset %s",
         region or "?",
         len(data.dates),
         data.dates[0].date(),
         data.dates[-1].date(),
         int(data.weight.sum()),
+        length,
         preset.name,
     )
-    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    reused = length in _COMPILED
+    compiled = compiled_model(length).with_data(**model_inputs(data))
     compiled_at = time.perf_counter()
-    log.info("%s: compiled in %.1f s, sampling", region or "?", compiled_at - started)
+    log.info(
+        "%s: %s in %.1f s, sampling",
+        region or "?",
+        "compiled model reused" if reused else "compiled",
+        compiled_at - started,
+    )
     idata = nutpie.sample(
         compiled,
         draws=preset.draws,
@@ -85,6 +92,7 @@ def fit(
         seed=int(seed),
         sampler="nutpie",
         compile_seconds=round(compiled_at - started, 3),
+        compiled_model_reused=int(reused),
         sampling_seconds=round(sampled_at - compiled_at, 3),
     )
     diag = convergence(idata)
@@ -100,6 +108,23 @@ def fit(
     return idata
 
 
+_COMPILED: dict[int, object] = {}
+
+
+def compiled_model(length: int):
+    """nutpie's compiled model for series of ``length`` days, compiled once per process.
+
+    Its data are placeholders: ``.with_data(**model_inputs(data))`` gives a series' own.
+    Numba cannot cache nutpie's generated functions on disk, so each process compiles its
+    own (about 20 s per length on one core).
+    """
+    if length not in _COMPILED:
+        import nutpie
+
+        _COMPILED[length] = nutpie.compile_pymc_model(template(length), backend="numba")
+    return _COMPILED[length]
+
+
 def peak_rss_mib() -> float:
     """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
     import resource
@@ -110,6 +135,8 @@ def peak_rss_mib() -> float:
 def _tidy(idata: az.InferenceData, data: PreparedData) -> az.InferenceData:
     """Keep the named posterior variables, and store the data the model saw."""
     posterior = idata.posterior[[v for v in POSTERIOR_VARS if v in idata.posterior]]
+    # Drop the padding after the last date (see ``generative.BUCKET_DAYS``).
+    posterior = posterior.isel(date=slice(0, len(data.dates)))
     posterior = posterior.assign_coords(date=data.dates.values)
     stats = idata.sample_stats[
         [v for v in ("diverging", "tree_depth", "n_steps", "logp") if v in idata.sample_stats]

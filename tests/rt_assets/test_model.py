@@ -5,6 +5,7 @@ import pandas as pd
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from scipy import stats
 
 from rt_assets import model as m
 
@@ -50,23 +51,58 @@ def test_generation_time_and_delay_are_rtlive_s():
 
 def test_build_model_shapes_names_and_coords():
     observed = _observed()
-    model = m.build_model(observed)
-    dates = model.coords["date"]
+    built = m.build(observed)
+    model, dates = built.model, built.data.dates
     # trimmed to the first positive (day 3), plus 10 buffer days before it
     assert len(dates) == len(observed) - 3 + m.BUFFER_DAYS
-    assert pd.Timestamp(dates[0]) == observed.index[3] - pd.Timedelta(days=m.BUFFER_DAYS)
-    assert pd.Timestamp(dates[-1]) == observed.index[-1]
+    assert dates[0] == observed.index[3] - pd.Timedelta(days=m.BUFFER_DAYS)
+    assert dates[-1] == observed.index[-1]
+    # the model covers them padded to a whole bucket
+    assert len(model.coords["date"]) == m.padded_length(len(dates)) == 3 * m.BUCKET_DAYS
     names = set(model.named_vars)
     assert {"r_t", "log_r_t", "infections", "test_adjusted_positive", "seed", "alpha"} <= names
     for name in ("r_t", "infections", "test_adjusted_positive"):
         assert model.named_vars_to_dims[name] == ("date",)
-    # excluded day, day without tests and buffer days carry no weight
-    weighted = model.coords["weighted_date"]
+    # excluded day, day without tests, buffer days and padding carry no weight
+    weighted = [dates[i] for i in model["weighted_days"].get_value()]
     assert len(weighted) == len(observed) - 3 - 2
-    assert observed.index[20].to_datetime64() not in set(weighted)
-    assert observed.index[30].to_datetime64() not in set(weighted)
+    assert observed.index[20] not in weighted and observed.index[30] not in weighted
+    assert min(weighted) == observed.index[3] and max(weighted) == observed.index[-1]
+    observed_positive = model["observed_positive"].get_value()
+    np.testing.assert_array_equal(observed_positive, observed["positive"].loc[weighted])
     point = model.initial_point()
     assert np.isfinite(model.compile_logp(mode="NUMBA")(point))
+
+
+def test_padding_leaves_the_log_density_of_the_real_days_unchanged():
+    # The padded days after the last date add only their random-walk prior: the same
+    # series in a longer model differs by exactly that term.
+    observed = _observed()
+    data = m.prepare(observed)
+    length = m.padded_length(len(data.dates))
+    short = m.template(length, m.model_inputs(data))
+    long = m.template(length + m.BUCKET_DAYS, m.model_inputs(data))
+    point = short.initial_point()
+    rng = np.random.default_rng(1)
+    point["log_r_t"] = rng.normal(0.0, 0.05, len(point["log_r_t"]))
+    extra = rng.normal(0.0, 0.05, m.BUCKET_DAYS)
+    long_point = {**point, "log_r_t": np.concatenate([point["log_r_t"], extra])}
+    steps = np.diff(np.concatenate([point["log_r_t"][-1:], extra]))
+    walk = stats.norm(0.0, m.RANDOM_WALK_SIGMA).logpdf(steps).sum()
+    difference = long.compile_logp()(long_point) - short.compile_logp()(point)
+    assert np.isclose(difference, walk, rtol=0, atol=1e-8)
+
+
+def test_one_compiled_model_serves_every_series_of_its_bucket():
+    first = m.prepare(_observed(n=60))
+    second = m.prepare(_observed(n=80, start="2020-07-01"))
+    length = m.padded_length(len(first.dates))
+    assert m.padded_length(len(second.dates)) == length
+    compiled = m.compiled_model(length)
+    assert m.compiled_model(length) is compiled
+    swapped = compiled.with_data(**m.model_inputs(second))
+    for name, values in m.model_inputs(second).items():
+        np.testing.assert_array_equal(swapped.shared_data[name], values)
 
 
 def test_build_model_rejects_bad_input():
@@ -121,7 +157,8 @@ def test_build_returns_the_prepared_data_beside_the_model():
     observed = m.simulate(pd.Series(1.1, pd.date_range("2020-03-01", periods=40)))
     built = m.build(observed)
     assert isinstance(built.data, m.PreparedData)
-    assert len(built.data.dates) == built.model.dim_lengths["date"].eval()
+    days = len(built.data.dates)
+    assert built.model.dim_lengths["date"].eval() == m.padded_length(days) >= days
     assert not hasattr(built.model, "rt_prepared")
 
 
@@ -195,3 +232,25 @@ def test_gate_rtlive_and_strict():
     bad = {**ok, "max_rhat": 1.2, "divergences": 3}
     assert m.gate(bad, "fast") == ["3 divergences", "max r_hat 1.200 (limit 1.1)"]
     assert m.gate({**ok, "max_rhat": float("nan")}, "fast") == ["max r_hat nan (limit 1.1)"]
+
+
+@pytest.mark.slow
+def test_a_reused_compiled_model_gives_the_posterior_of_a_fresh_one():
+    # Two series of one bucket with different weighted days: the second fitted on the model
+    # compiled for the first must give exactly what a fresh compile gives.
+    from rt_assets.model import sampling
+
+    first = _observed(n=60)
+    second = _observed(n=62, start="2020-08-01").assign(excluded=False)
+    assert m.padded_length(len(m.prepare(first).dates)) == m.padded_length(
+        len(m.prepare(second).dates)
+    )
+    sampling._COMPILED.clear()
+    fresh = m.fit(second, "tiny", seed=3)
+    assert fresh.posterior.attrs["compiled_model_reused"] == 0
+    sampling._COMPILED.clear()
+    m.fit(first, "tiny", seed=3)
+    reused = m.fit(second, "tiny", seed=3)
+    assert reused.posterior.attrs["compiled_model_reused"] == 1
+    np.testing.assert_array_equal(fresh.posterior["r_t"].values, reused.posterior["r_t"].values)
+    np.testing.assert_array_equal(fresh.constant_data["positive"], reused.constant_data["positive"])
