@@ -3,8 +3,8 @@
 Reads the environment when called (by each code location's `definitions.py`),
 never at import time, and never touches the network.
 
-- ``DAGSTER_DEPLOYMENT=local`` (default): Dagster's default multiprocess
-  executor, the lake in ``./.lake``, SQLite warehouse.
+- ``DAGSTER_DEPLOYMENT=local`` (default): Dagster's multiprocess executor with
+  forked step processes, the lake in ``./.lake``, SQLite warehouse.
 - ``DAGSTER_DEPLOYMENT=production``: every step is a Kubernetes Job
   (``k8s_job_executor``); each resource a location uses must then be set up for
   production (``checked_resources``): the lake IO manager needs an object-store
@@ -20,6 +20,7 @@ from resources.k8s import HEAVY, STEP_KIND_TAG
 from resources.settings import (
     K8S_JOB_TTL_SECONDS,
     K8S_MAX_CONCURRENT_STEPS,
+    LOCAL_STEP_START,
     RT_MAX_INFERENCE_PODS,
     deployment,
     get,
@@ -43,6 +44,18 @@ def checked_resources(resources: dict[str, Any]) -> dict[str, Any]:
         if problems:
             raise ValueError("DAGSTER_DEPLOYMENT=production but: " + "; ".join(problems))
     return resources
+
+
+def local_executor_config() -> dict[str, Any]:
+    """Config of the local multiprocess executor.
+
+    Dagster's default starts each step with ``spawn``: a fresh interpreter that imports
+    the code location again (PyMC, ArviZ, Dagster: seconds per step, several steps per
+    ``date|state`` run). With ``forkserver`` each run starts one server that imports the
+    run's code location module, and every step forks from it. ``LOCAL_STEP_START=spawn``
+    restores Dagster's default (the baseline of ``python -m benchmarks backfill``).
+    """
+    return {"start_method": {get(LOCAL_STEP_START): {}}, "retries": {"enabled": {}}}
 
 
 def k8s_executor_config() -> dict[str, Any]:
@@ -70,11 +83,14 @@ def k8s_executor_config() -> dict[str, Any]:
     }
 
 
-def executor():  # an ExecutorDefinition, or None for Dagster's default
-    """The executor for this deployment: ``None`` (Dagster's multiprocess default)
-    locally, a configured ``k8s_job_executor`` in production."""
+def executor():  # an ExecutorDefinition
+    """The executor for this deployment: locally Dagster's multiprocess executor whose
+    step processes fork from a server that has imported the code location once (see
+    ``local_executor_config``); in production a configured ``k8s_job_executor``."""
     if deployment() != "production":
-        return None
+        import dagster as dg
+
+        return dg.multiprocess_executor.configured(local_executor_config(), name="multiprocess")
     from dagster_k8s import k8s_job_executor
 
     return k8s_job_executor.configured(k8s_executor_config(), name="k8s")

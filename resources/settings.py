@@ -159,6 +159,11 @@ DAGSTER_DEPLOYMENT = Setting(
     "local: embedded defaults; production: k8s executor, and the stores checked at load",
     (CODE_SERVER_START,), one_of("local", "production"),
 )  # fmt: skip
+LOCAL_STEP_START = Setting(
+    "LOCAL_STEP_START", "forkserver | spawn", "forkserver",
+    "how the local multiprocess executor starts a step's process",
+    (CODE_SERVER_START,), one_of("forkserver", "spawn"),
+)  # fmt: skip
 LAKE_URL = Setting(
     "LAKE_URL", "path or URL", "",
     "base of the lake (a path, file:// or s3://bucket/prefix); empty: ./.lake",
@@ -340,7 +345,7 @@ K8S_STEP: dict[str, dict[str, Setting[str]]] = {
 }
 
 SETTINGS: tuple[Setting[Any], ...] = (
-    DAGSTER_DEPLOYMENT, LAKE_URL, WAREHOUSE_URL, DAGSTER_HOME, DAGSTER_UI_URL,
+    DAGSTER_DEPLOYMENT, LOCAL_STEP_START, LAKE_URL, WAREHOUSE_URL, DAGSTER_HOME, DAGSTER_UI_URL,
     COVID_SOURCE, COVID_SOURCE_LAST_DATE, RT_SAMPLER_PRESET, RT_SAMPLER_CORES, RT_SITE_DIST,
     RT_DAILY_STATES, RT_SCHEDULE_CRON, RT_FRESHNESS_DEADLINE_CRON,
     LAKE_SCHEDULE_CRON, LAKE_FRESHNESS_DAYS,

@@ -69,9 +69,7 @@ def centred_log_rt_walk() -> pt.TensorVariable:
     return pm.Deterministic("r_t", pt.exp(log_r_t), dims="date")
 
 
-def observation_model(
-    data, infections, p_delay: np.ndarray, inputs: dict | None = None
-) -> None:
+def observation_model(data, infections, p_delay: np.ndarray, inputs: dict | None = None) -> None:
     """Delay, test exposure and the NegativeBinomial likelihood on the weighted days.
 
     ``data``: a ``PreparedData`` (or anything with the model's ``dates``); ``inputs``: the

@@ -262,6 +262,10 @@ def test_local_deployment_keeps_embedded_defaults(monkeypatch):
     from resources.deployment import executor
 
     monkeypatch.delenv("DAGSTER_DEPLOYMENT", raising=False)
-    assert executor() is None  # Dagster's default multiprocess executor
+    local = executor()
+    assert local.name == "multiprocess"
+    # Steps fork from a server that imported the code location once (not spawned).
+    config = local.apply_config_mapping({}).value["config"]
+    assert config["start_method"] == {"forkserver": {}}
     monkeypatch.setenv("DAGSTER_DEPLOYMENT", "production")
     assert executor().name == "k8s"
