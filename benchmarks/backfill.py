@@ -1,0 +1,171 @@
+"""A history backfill as a user launches it: the re-run command's one backfill, run by a real
+dagster-daemon, once with Dagster's default step start (``spawn``) and once as the product
+runs (``forkserver``, ``LOCAL_STEP_START``), on the same slice, each in a fresh lake.
+
+Each variant starts ``dagster-webserver`` + ``dagster-daemon`` on 127.0.0.1 (the harness of
+the browser tests, ``tests/fixtures/dagster_server.py``), launches ONE backfill of every
+asset from ``rt/raw_counts`` on for ``--dates`` x ``--states`` (``rt_assets.rerun``, what
+the Materialize dialog launches), waits for it, then reads the runs and their steps from
+the instance: wall time, runs, the time inside steps against the time in runs, the time
+between runs, ``date|state`` partitions per hour and the projection to the whole history
+(18,972 ``date|state`` partitions, 372 dates). The projection is an upper bound: the slice's
+dates are spread over the year, and early dates have shorter series.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+RUN_BY_DEFAULT = False  # minutes per partition with the full preset
+OUT = Path(__file__).parent / "out" / "backfill"
+HISTORY_DATES = 372  # 2020-03-01 .. 2021-03-07
+HISTORY_PARTITIONS = HISTORY_DATES * 51
+DEFAULT_DATES = "2020-06-01,2020-10-01,2021-02-01"
+DEFAULT_STATES = "VT,NH"
+
+
+def _datetime(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def measure(root: Path, args: argparse.Namespace, step_start: str) -> dict:
+    from rt_assets.rerun import DagsterGraphQL, parse_dates, parse_states, rerun
+    from tests.fixtures.dagster_server import start_dagster_server
+
+    dates, states = parse_dates(args.dates), parse_states(args.states)
+    env = {"RT_SAMPLER_PRESET": args.preset, "LOCAL_STEP_START": step_start}
+    server = start_dagster_server(root, extra_env=env, max_runs=args.max_runs)
+    try:
+        started = time.time()
+        backfill_id, _ = rerun(server.url, dates, states, {}, root="rt/raw_counts")
+        status = DagsterGraphQL(server.url).wait(backfill_id, args.timeout)
+        wall = time.time() - started
+        instance = server.instance()
+        import dagster as dg
+
+        runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        rows = []
+        for run in runs:
+            stats = instance.get_run_stats(run.run_id)
+            steps = instance.get_run_step_stats(run.run_id)
+            rows.append(
+                {
+                    "partition": run.tags.get("dagster/partition", ""),
+                    "status": run.status.value,
+                    "launched": _datetime(stats.launch_time),
+                    "start": _datetime(stats.start_time),
+                    "end": _datetime(stats.end_time),
+                    "steps": {
+                        s.step_key: (s.end_time or 0) - (s.start_time or 0)
+                        for s in steps
+                        if s.start_time
+                    },
+                }
+            )
+    finally:
+        server.stop()
+    return {"step_start": step_start, "status": status, "wall_s": wall, "runs": rows}
+
+
+def summarize(result: dict, n_date_state: int) -> dict:
+    runs = [r for r in result["runs"] if r["start"] and r["end"]]
+    per_state = [r for r in runs if "|" in r["partition"]]
+    in_runs = sum(r["end"] - r["start"] for r in runs)
+    in_steps = sum(sum(r["steps"].values()) for r in runs)
+    by_step: dict[str, float] = {}
+    for r in runs:
+        for key, seconds in r["steps"].items():
+            by_step[key] = by_step.get(key, 0.0) + seconds
+    queued = sum(r["start"] - r["launched"] for r in runs if r["launched"])
+    wall = result["wall_s"]
+    return {
+        "step_start": result["step_start"],
+        "status": result["status"],
+        "wall_min": wall / 60,
+        "runs": len(result["runs"]),
+        "runs_failed": sum(r["status"] != "SUCCESS" for r in result["runs"]),
+        "date_state_runs": len(per_state),
+        "run_s_per_date_state": (
+            sum(r["end"] - r["start"] for r in per_state) / len(per_state) if per_state else 0
+        ),
+        "in_runs_s": in_runs,
+        "in_steps_s": in_steps,
+        "outside_steps_share": 1 - in_steps / in_runs if in_runs else float("nan"),
+        "launch_to_start_s": queued / len(runs) if runs else 0,
+        "step_s": {k: round(v, 1) for k, v in sorted(by_step.items(), key=lambda kv: -kv[1])},
+        "date_state_per_hour": n_date_state / wall * 3600,
+        "history_projection_h": wall * HISTORY_PARTITIONS / n_date_state / 3600,
+    }
+
+
+def report(summaries: list[dict]) -> str:
+    lines = []
+    for s in summaries:
+        lines += [
+            f"step start {s['step_start']}: backfill {s['status']} in {s['wall_min']:.1f} min, "
+            f"{s['runs']} runs ({s['runs_failed']} failed), {s['date_state_runs']} date|state",
+            f"  per date|state run {s['run_s_per_date_state']:.0f} s; time in runs "
+            f"{s['in_runs_s']:.0f} s, in steps {s['in_steps_s']:.0f} s "
+            f"({s['outside_steps_share']:.0%} outside steps); launch to start "
+            f"{s['launch_to_start_s']:.0f} s per run",
+            f"  steps (s, summed): {json.dumps(s['step_s'])}",
+            f"  {s['date_state_per_hour']:.1f} date|state partitions per hour; the whole history "
+            f"({HISTORY_PARTITIONS} partitions) at this rate: {s['history_projection_h']:.0f} h",
+        ]
+    if len(summaries) == 2 and summaries[1]["wall_min"]:
+        base, new = summaries
+        outside = [s["in_runs_s"] - s["in_steps_s"] for s in summaries]
+        lines.append(
+            f"{new['step_start']} / {base['step_start']}: wall "
+            f"{new['wall_min'] / base['wall_min']:.2f}x, time in runs outside steps "
+            f"{outside[1] / max(1.0, outside[0]):.2f}x"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks backfill", description=__doc__)
+    parser.add_argument("--dates", default=DEFAULT_DATES, help="as rt_assets.rerun --dates")
+    parser.add_argument("--states", default=DEFAULT_STATES, help="as rt_assets.rerun --states")
+    parser.add_argument("--preset", default="full")
+    parser.add_argument(
+        "--step-start", choices=("both", "spawn", "forkserver"), default="both",
+        help="both: spawn (baseline) then forkserver",
+    )  # fmt: skip
+    parser.add_argument("--max-runs", type=int, default=2, help="max_concurrent_runs")
+    parser.add_argument("--timeout", type=float, default=4 * 3600)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    from rt_assets.rerun import parse_dates, parse_states
+
+    n_date_state = len(parse_dates(args.dates)) * len(parse_states(args.states))
+    variants = ["spawn", "forkserver"] if args.step_start == "both" else [args.step_start]
+    print(
+        f"backfill of {args.dates} x {args.states} ({n_date_state} date|state partitions), "
+        f"preset {args.preset}, {args.max_runs} runs at once, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    summaries = []
+    for variant in variants:
+        root = args.out / variant
+        if root.exists():
+            import shutil
+
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        result = measure(root, args, variant)
+        (args.out / f"{variant}.json").write_text(json.dumps(result, indent=1))
+        summaries.append(summarize(result, n_date_state))
+        print(report(summaries[-1:]), flush=True)
+    print()
+    print(report(summaries))
+    print(f"load average after: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    return 0 if all(s["runs_failed"] == 0 for s in summaries) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
