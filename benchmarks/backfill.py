@@ -1,6 +1,7 @@
 """A history backfill as a user launches it: the re-run command's one backfill, run by a real
-dagster-daemon, once with Dagster's default step start (``spawn``) and once as the product
-runs (``forkserver``, ``LOCAL_STEP_START``), on the same slice, each in a fresh lake.
+dagster-daemon, once with Dagster's default step start (``spawn``, the product's default)
+and once with forked steps (``LOCAL_STEP_START=forkserver``), on the same slice, each in a
+fresh lake.
 
 Each variant starts ``dagster-webserver`` + ``dagster-daemon`` on 127.0.0.1 (the harness of
 the browser tests, ``tests/fixtures/dagster_server.py``), launches ONE backfill of every

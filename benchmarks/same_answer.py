@@ -43,6 +43,7 @@ def fit(args: argparse.Namespace) -> int:
             args.preset,
             seed=m.rt_seed(args.run_date, state),
             region=state,
+            cores=args.cores,
         )
         wall = time.perf_counter() - started
         frame = summary.summarize(idata, counts, state)
@@ -56,6 +57,7 @@ def fit(args: argparse.Namespace) -> int:
             "wall_s": round(wall, 2),
             "compile_s": attrs.get("compile_seconds"),
             "sampling_s": attrs.get("sampling_seconds"),
+            "cores": args.cores,
             **m.convergence(idata),
         }
         (folder / f"{state}.json").write_text(json.dumps(record, indent=1))
@@ -115,6 +117,7 @@ def main(argv: list[str]) -> int:
     fitting.add_argument("--states", nargs="+", default=STATES)
     fitting.add_argument("--run-date", default="2021-03-07")
     fitting.add_argument("--preset", default="full")
+    fitting.add_argument("--cores", type=int, default=None, help="threads for the chains")
     fitting.add_argument("--out", type=Path, default=OUT)
     comparing = sub.add_parser("compare", help="compare two folders written by fit")
     comparing.add_argument("compare", nargs=2, type=Path, metavar=("REFERENCE", "CANDIDATE"))

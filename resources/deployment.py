@@ -3,8 +3,8 @@
 Reads the environment when called (by each code location's `definitions.py`),
 never at import time, and never touches the network.
 
-- ``DAGSTER_DEPLOYMENT=local`` (default): Dagster's multiprocess executor with
-  forked step processes, the lake in ``./.lake``, SQLite warehouse.
+- ``DAGSTER_DEPLOYMENT=local`` (default): Dagster's multiprocess executor, the lake
+  in ``./.lake``, SQLite warehouse.
 - ``DAGSTER_DEPLOYMENT=production``: every step is a Kubernetes Job
   (``k8s_job_executor``); each resource a location uses must then be set up for
   production (``checked_resources``): the lake IO manager needs an object-store
@@ -47,13 +47,10 @@ def checked_resources(resources: dict[str, Any]) -> dict[str, Any]:
 
 
 def local_executor_config() -> dict[str, Any]:
-    """Config of the local multiprocess executor.
-
-    Dagster's default starts each step with ``spawn``: a fresh interpreter that imports
-    the code location again (PyMC, ArviZ, Dagster: seconds per step, several steps per
-    ``date|state`` run). With ``forkserver`` each run starts one server that imports the
-    run's code location module, and every step forks from it. ``LOCAL_STEP_START=spawn``
-    restores Dagster's default (the baseline of ``python -m benchmarks backfill``).
+    """Config of the local multiprocess executor: ``LOCAL_STEP_START`` (default ``spawn``,
+    Dagster's own) chooses how step processes start. ``forkserver`` forks each step from a
+    per-run server that imported the code location; measured no faster on a backfill
+    (``python -m benchmarks backfill``, benchmarks/results/2026-12-02-backfill.md).
     """
     return {"start_method": {get(LOCAL_STEP_START): {}}, "retries": {"enabled": {}}}
 
@@ -84,9 +81,8 @@ def k8s_executor_config() -> dict[str, Any]:
 
 
 def executor():  # an ExecutorDefinition
-    """The executor for this deployment: locally Dagster's multiprocess executor whose
-    step processes fork from a server that has imported the code location once (see
-    ``local_executor_config``); in production a configured ``k8s_job_executor``."""
+    """The executor for this deployment: locally Dagster's multiprocess executor
+    (``local_executor_config``); in production a configured ``k8s_job_executor``."""
     if deployment() != "production":
         import dagster as dg
 

@@ -160,9 +160,9 @@ DAGSTER_DEPLOYMENT = Setting(
     (CODE_SERVER_START,), one_of("local", "production"),
 )  # fmt: skip
 LOCAL_STEP_START = Setting(
-    "LOCAL_STEP_START", "forkserver | spawn", "forkserver",
+    "LOCAL_STEP_START", "spawn | forkserver", "spawn",
     "how the local multiprocess executor starts a step's process",
-    (CODE_SERVER_START,), one_of("forkserver", "spawn"),
+    (CODE_SERVER_START,), one_of("spawn", "forkserver"),
 )  # fmt: skip
 LAKE_URL = Setting(
     "LAKE_URL", "path or URL", "",

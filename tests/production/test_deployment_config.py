@@ -264,8 +264,10 @@ def test_local_deployment_keeps_embedded_defaults(monkeypatch):
     monkeypatch.delenv("DAGSTER_DEPLOYMENT", raising=False)
     local = executor()
     assert local.name == "multiprocess"
-    # Steps fork from a server that imported the code location once (not spawned).
     config = local.apply_config_mapping({}).value["config"]
+    assert config["start_method"] == {"spawn": {}}
+    monkeypatch.setenv("LOCAL_STEP_START", "forkserver")
+    config = executor().apply_config_mapping({}).value["config"]
     assert config["start_method"] == {"forkserver": {}}
     monkeypatch.setenv("DAGSTER_DEPLOYMENT", "production")
     assert executor().name == "k8s"
