@@ -16,6 +16,7 @@ dates are spread over the year, and early dates have shorter series.
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,10 +27,6 @@ HISTORY_DATES = 372  # 2020-03-01 .. 2021-03-07
 HISTORY_PARTITIONS = HISTORY_DATES * 51
 DEFAULT_DATES = "2020-06-01,2020-10-01,2021-02-01"
 DEFAULT_STATES = "VT,NH"
-
-
-def _datetime(value) -> float | None:
-    return None if value is None else float(value)
 
 
 def measure(root: Path, args: argparse.Namespace, step_start: str) -> dict:
@@ -56,9 +53,9 @@ def measure(root: Path, args: argparse.Namespace, step_start: str) -> dict:
                 {
                     "partition": run.tags.get("dagster/partition", ""),
                     "status": run.status.value,
-                    "launched": _datetime(stats.launch_time),
-                    "start": _datetime(stats.start_time),
-                    "end": _datetime(stats.end_time),
+                    "launched": stats.launch_time,
+                    "start": stats.start_time,
+                    "end": stats.end_time,
                     "steps": {
                         s.step_key: (s.end_time or 0) - (s.start_time or 0)
                         for s in steps
@@ -154,8 +151,6 @@ def main(argv: list[str]) -> int:
     for variant in variants:
         root = args.out / variant
         if root.exists():
-            import shutil
-
             shutil.rmtree(root)
         root.mkdir(parents=True)
         result = measure(root, args, variant)
