@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-	uv sync --frozen
+	uv sync --frozen --compile-bytecode
 	@if [ -f site/package-lock.json ]; then (cd site && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent); fi
 
 demo: setup
