@@ -1,7 +1,8 @@
 """A history backfill as a user launches it: the re-run command's one backfill, run by a real
-dagster-daemon, once with Dagster's default step start (``spawn``, the product's default)
-and once with forked steps (``LOCAL_STEP_START=forkserver``), on the same slice, each in a
-fresh lake.
+dagster-daemon, once per ``--step-start`` variant (``LOCAL_STEP_START``: ``spawn``, the
+product's default and the baseline, a process per step; ``forkserver``, steps forked from a
+per-run server; ``in_process``, every step in the run's own process), on the same slice,
+each in a fresh lake.
 
 Each variant starts ``dagster-webserver`` + ``dagster-daemon`` on 127.0.0.1 (the harness of
 the browser tests, ``tests/fixtures/dagster_server.py``), launches ONE backfill of every
@@ -113,9 +114,9 @@ def report(summaries: list[dict]) -> str:
             f"  {s['date_state_per_hour']:.1f} date|state partitions per hour; the whole history "
             f"({HISTORY_PARTITIONS} partitions) at this rate: {s['history_projection_h']:.0f} h",
         ]
-    if len(summaries) == 2 and summaries[1]["wall_min"]:
-        base, new = summaries
-        outside = [s["in_runs_s"] - s["in_steps_s"] for s in summaries]
+    base = summaries[0] if summaries else None
+    for new in summaries[1:]:
+        outside = [s["in_runs_s"] - s["in_steps_s"] for s in (base, new)]
         lines.append(
             f"{new['step_start']} / {base['step_start']}: wall "
             f"{new['wall_min'] / base['wall_min']:.2f}x, time in runs outside steps "
@@ -124,14 +125,29 @@ def report(summaries: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def bytecode_state() -> str:
+    """Whether the dependencies' bytecode is compiled: without it (and with
+    PYTHONDONTWRITEBYTECODE=1, as on this machine) every process compiles the imports."""
+    import dagster
+
+    cache = Path(dagster.__file__).parent / "__pycache__"
+    compiled = any(cache.glob("__init__.*.pyc"))
+    env = os.environ.get("PYTHONDONTWRITEBYTECODE") or "unset"
+    return (
+        f"dependencies' bytecode {'compiled' if compiled else 'NOT compiled'}, "
+        f"PYTHONDONTWRITEBYTECODE={env}"
+    )
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks backfill", description=__doc__)
     parser.add_argument("--dates", default=DEFAULT_DATES, help="as rt_assets.rerun --dates")
     parser.add_argument("--states", default=DEFAULT_STATES, help="as rt_assets.rerun --states")
     parser.add_argument("--preset", default="full")
     parser.add_argument(
-        "--step-start", choices=("both", "spawn", "forkserver"), default="both",
-        help="both: spawn (baseline) then forkserver",
+        "--step-start", default="spawn,in_process",
+        help="LOCAL_STEP_START values to run, comma-separated; the first is the baseline "
+        "(spawn, forkserver, in_process)",
     )  # fmt: skip
     parser.add_argument("--max-runs", type=int, default=2, help="max_concurrent_runs")
     parser.add_argument("--timeout", type=float, default=4 * 3600)
@@ -140,11 +156,18 @@ def main(argv: list[str]) -> int:
     from rt_assets.rerun import parse_dates, parse_states
 
     n_date_state = len(parse_dates(args.dates)) * len(parse_states(args.states))
-    variants = ["spawn", "forkserver"] if args.step_start == "both" else [args.step_start]
+    from resources.settings import LOCAL_STEP_START
+
+    variants = [v.strip() for v in args.step_start.split(",") if v.strip()]
+    for variant in variants:
+        try:
+            LOCAL_STEP_START.parse(variant)
+        except ValueError as exc:
+            parser.error(f"--step-start {variant}: {exc}")
     print(
         f"backfill of {args.dates} x {args.states} ({n_date_state} date|state partitions), "
         f"preset {args.preset}, {args.max_runs} runs at once, {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f}",
+        f"load average {os.getloadavg()[0]:.1f}; {bytecode_state()}",
         flush=True,
     )
     summaries = []

@@ -47,12 +47,17 @@ def checked_resources(resources: dict[str, Any]) -> dict[str, Any]:
 
 
 def local_executor_config() -> dict[str, Any]:
-    """Config of the local multiprocess executor: ``LOCAL_STEP_START`` (default ``spawn``,
-    Dagster's own) chooses how step processes start. ``forkserver`` forks each step from a
-    per-run server that imported the code location; measured no faster on a backfill
-    (``python -m benchmarks backfill``, benchmarks/results/2026-12-02-backfill.md).
+    """Config of the local executor (``local_executor``): retries on, and for the
+    multiprocess executor the ``LOCAL_STEP_START`` start method (default ``spawn``, Dagster's
+    own). ``forkserver`` forks each step from a per-run server that imported the code
+    location; ``in_process`` runs every step in the run's own process (one process and one
+    import per run instead of one per step). Measured on a backfill:
+    ``python -m benchmarks backfill`` (benchmarks/results/).
     """
-    return {"start_method": {get(LOCAL_STEP_START): {}}, "retries": {"enabled": {}}}
+    config: dict[str, Any] = {"retries": {"enabled": {}}}
+    if get(LOCAL_STEP_START) != "in_process":
+        config["start_method"] = {get(LOCAL_STEP_START): {}}
+    return config
 
 
 def k8s_executor_config() -> dict[str, Any]:
@@ -81,11 +86,14 @@ def k8s_executor_config() -> dict[str, Any]:
 
 
 def executor():  # an ExecutorDefinition
-    """The executor for this deployment: locally Dagster's multiprocess executor
-    (``local_executor_config``); in production a configured ``k8s_job_executor``."""
+    """The executor for this deployment: locally Dagster's multiprocess executor, or its
+    in-process one with ``LOCAL_STEP_START=in_process`` (``local_executor_config``); in
+    production a configured ``k8s_job_executor``."""
     if deployment() != "production":
         import dagster as dg
 
+        if get(LOCAL_STEP_START) == "in_process":
+            return dg.in_process_executor.configured(local_executor_config(), name="in_process")
         return dg.multiprocess_executor.configured(local_executor_config(), name="multiprocess")
     from dagster_k8s import k8s_job_executor
 

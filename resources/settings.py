@@ -160,9 +160,9 @@ DAGSTER_DEPLOYMENT = Setting(
     (CODE_SERVER_START,), one_of("local", "production"),
 )  # fmt: skip
 LOCAL_STEP_START = Setting(
-    "LOCAL_STEP_START", "spawn | forkserver", "spawn",
-    "how the local multiprocess executor starts a step's process",
-    (CODE_SERVER_START,), one_of("spawn", "forkserver"),
+    "LOCAL_STEP_START", "spawn | forkserver | in_process", "spawn",
+    "how a local run executes its steps: a process each (spawned or forked), or in the run's own",
+    (CODE_SERVER_START,), one_of("spawn", "forkserver", "in_process"),
 )  # fmt: skip
 LAKE_URL = Setting(
     "LAKE_URL", "path or URL", "",

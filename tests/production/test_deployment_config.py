@@ -269,5 +269,9 @@ def test_local_deployment_keeps_embedded_defaults(monkeypatch):
     monkeypatch.setenv("LOCAL_STEP_START", "forkserver")
     config = executor().apply_config_mapping({}).value["config"]
     assert config["start_method"] == {"forkserver": {}}
+    monkeypatch.setenv("LOCAL_STEP_START", "in_process")
+    in_process = executor()
+    assert in_process.name == "in_process"
+    assert in_process.apply_config_mapping({}).value["config"] == {"retries": {"enabled": {}}}
     monkeypatch.setenv("DAGSTER_DEPLOYMENT", "production")
     assert executor().name == "k8s"
