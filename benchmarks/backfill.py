@@ -1,8 +1,8 @@
 """A history backfill as a user launches it: the re-run command's one backfill, run by a real
-dagster-daemon, once per ``--step-start`` variant (``LOCAL_STEP_START``: ``spawn``, the
-product's default and the baseline, a process per step; ``forkserver``, steps forked from a
-per-run server; ``in_process``, every step in the run's own process), on the same slice,
-each in a fresh lake.
+dagster-daemon, once per ``--step-start`` variant (``LOCAL_STEP_START``: ``spawn``,
+Dagster's default and the baseline, a process per step; ``forkserver``, steps forked from a
+per-run server; ``in_process``, the product's default, every step in the run's own
+process), on the same slice, each in a fresh lake.
 
 Each variant starts ``dagster-webserver`` + ``dagster-daemon`` on 127.0.0.1 (the harness of
 the browser tests, ``tests/fixtures/dagster_server.py``), launches ONE backfill of every

@@ -160,7 +160,7 @@ DAGSTER_DEPLOYMENT = Setting(
     (CODE_SERVER_START,), one_of("local", "production"),
 )  # fmt: skip
 LOCAL_STEP_START = Setting(
-    "LOCAL_STEP_START", "spawn | forkserver | in_process", "spawn",
+    "LOCAL_STEP_START", "in_process | spawn | forkserver", "in_process",
     "how a local run executes its steps: a process each (spawned or forked), or in the run's own",
     (CODE_SERVER_START,), one_of("spawn", "forkserver", "in_process"),
 )  # fmt: skip

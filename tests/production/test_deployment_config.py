@@ -262,16 +262,16 @@ def test_local_deployment_keeps_embedded_defaults(monkeypatch):
     from resources.deployment import executor
 
     monkeypatch.delenv("DAGSTER_DEPLOYMENT", raising=False)
+    monkeypatch.delenv("LOCAL_STEP_START", raising=False)
     local = executor()
-    assert local.name == "multiprocess"
-    config = local.apply_config_mapping({}).value["config"]
-    assert config["start_method"] == {"spawn": {}}
-    monkeypatch.setenv("LOCAL_STEP_START", "forkserver")
-    config = executor().apply_config_mapping({}).value["config"]
-    assert config["start_method"] == {"forkserver": {}}
-    monkeypatch.setenv("LOCAL_STEP_START", "in_process")
-    in_process = executor()
-    assert in_process.name == "in_process"
-    assert in_process.apply_config_mapping({}).value["config"] == {"retries": {"enabled": {}}}
+    assert local.name == "in_process"
+    assert local.apply_config_mapping({}).value["config"] == {"retries": {"enabled": {}}}
+    for method in ("spawn", "forkserver"):
+        monkeypatch.setenv("LOCAL_STEP_START", method)
+        multiprocess = executor()
+        assert multiprocess.name == "multiprocess"
+        config = multiprocess.apply_config_mapping({}).value["config"]
+        assert config["start_method"] == {method: {}}
+        assert config["retries"] == {"enabled": {}}
     monkeypatch.setenv("DAGSTER_DEPLOYMENT", "production")
     assert executor().name == "k8s"
