@@ -270,7 +270,8 @@ def inference(
             "compile_seconds": round(float(attrs.get("compile_seconds", float("nan"))), 1),
             "sampling_seconds": round(float(attrs.get("sampling_seconds", float("nan"))), 1),
             # The step process's peak so far: the step's own peak where each step has its
-            # own process (multiprocess and Kubernetes executors). Sizes the pod requests.
+            # own process (Kubernetes, LOCAL_STEP_START=spawn); locally in process, the
+            # run's peak up to this step. Sizes the pod requests.
             "peak_rss_mib": round(peak_rss_mib(), 1),
         }
     )
