@@ -46,21 +46,6 @@ def checked_resources(resources: dict[str, Any]) -> dict[str, Any]:
     return resources
 
 
-def local_executor_config() -> dict[str, Any]:
-    """Config of the local executor: retries on, and for the multiprocess executor the
-    ``LOCAL_STEP_START`` start method. ``in_process`` (the default) runs every step of a
-    run in the run's own process: one process and one import of the code location per run,
-    where ``spawn`` (Dagster's default) starts a fresh interpreter per step and
-    ``forkserver`` forks each step from a per-run server. A date|state run is a chain of
-    steps, so separate processes bought no parallelism; in-process, a backfill ran 1.75x
-    faster than with spawn (``python -m benchmarks backfill``, benchmarks/results/).
-    """
-    config: dict[str, Any] = {"retries": {"enabled": {}}}
-    if get(LOCAL_STEP_START) != "in_process":
-        config["start_method"] = {get(LOCAL_STEP_START): {}}
-    return config
-
-
 def k8s_executor_config() -> dict[str, Any]:
     """Config of the production ``k8s_job_executor`` (values from the environment)."""
     max_inference = get(RT_MAX_INFERENCE_PODS)
@@ -87,15 +72,23 @@ def k8s_executor_config() -> dict[str, Any]:
 
 
 def executor():  # an ExecutorDefinition
-    """The executor for this deployment: locally Dagster's in-process executor, or its
-    multiprocess one with ``LOCAL_STEP_START=spawn|forkserver`` (``local_executor_config``);
-    in production a configured ``k8s_job_executor``."""
+    """The executor for this deployment, retries on. Locally ``LOCAL_STEP_START`` chooses:
+    ``in_process`` (the default) runs every step of a run in the run's own process (one
+    process and one import of the code location per run); ``spawn`` (Dagster's default) and
+    ``forkserver`` select the multiprocess executor, a fresh interpreter per step or each
+    step forked from a per-run server. A date|state run is a chain of steps, so separate
+    processes bought no parallelism; in-process, a backfill ran 1.75x faster than with
+    spawn (``python -m benchmarks backfill``, benchmarks/results/). In production a
+    configured ``k8s_job_executor``."""
     if deployment() != "production":
         import dagster as dg
 
-        if get(LOCAL_STEP_START) == "in_process":
-            return dg.in_process_executor.configured(local_executor_config(), name="in_process")
-        return dg.multiprocess_executor.configured(local_executor_config(), name="multiprocess")
+        retries = {"retries": {"enabled": {}}}
+        step_start = get(LOCAL_STEP_START)
+        if step_start == "in_process":
+            return dg.in_process_executor.configured(retries, name="in_process")
+        config = {**retries, "start_method": {step_start: {}}}
+        return dg.multiprocess_executor.configured(config, name="multiprocess")
     from dagster_k8s import k8s_job_executor
 
     return k8s_job_executor.configured(k8s_executor_config(), name="k8s")
