@@ -69,17 +69,18 @@ def centred_log_rt_walk() -> pt.TensorVariable:
     return pm.Deterministic("r_t", pt.exp(log_r_t), dims="date")
 
 
-def observation_model(data, infections, p_delay: np.ndarray, inputs: dict | None = None) -> None:
+def observation_model(data, infections, p_delay, inputs: dict | None = None) -> None:
     """Delay, test exposure and the NegativeBinomial likelihood on the weighted days.
 
-    ``data``: a ``PreparedData`` (or anything with the model's ``dates``); ``inputs``: the
-    model's data inputs (``pm.Data``) in place of the data's own (``model_inputs(data)``).
+    ``data``: a ``PreparedData`` (or anything with the model's ``dates``); ``p_delay``: the
+    delay distribution, an array or a model input; ``inputs``: the model's data inputs
+    (``pm.Data``) in place of the data's own (``model_inputs(data)``).
     """
     inputs = model_inputs(data) if inputs is None else inputs
     days = pt.as_tensor_variable(inputs["weighted_days"])
     test_adjusted_positive = pm.Deterministic(
         "test_adjusted_positive",
-        convolve1d(infections, pt.constant(p_delay), mode="full")[: len(data.dates)],
+        convolve1d(infections, pt.as_tensor_variable(p_delay), mode="full")[: len(data.dates)],
         dims="date",
     )
     alpha = pm.Gamma("alpha", mu=ALPHA_MU, sigma=ALPHA_SIGMA)
@@ -117,6 +118,9 @@ def template(
     gt = generation_time()
     with pm.Model(coords={"date": np.arange(length)}) as model:
         data_inputs = {name: pm.Data(name, inputs[name]) for name in MODEL_INPUTS}
+        # An input, not a constant: the gradient reverses it, and a reversed constant is
+        # an array numba cannot cache (compiled.py).
+        p_delay = pm.Data("p_delay", p_delay)
         r_t = centred_log_rt_walk()
         seed = pm.Exponential("seed", lam=SEED_LAM)
         infections = pm.Deterministic(

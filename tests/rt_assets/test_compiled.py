@@ -1,0 +1,126 @@
+"""The compiled model's numba code cached on disk: same numbers, loaded by a second process."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+import scipy.special
+from nutpie.compile_pymc import make_user_data
+
+from rt_assets import model as m
+from rt_assets.model import compiled
+
+
+def test_record_layout_finds_each_input_s_address_and_length():
+    values = {
+        "a": np.arange(5, dtype=np.int64),
+        "b": np.linspace(0, 1, 7),
+        "n": np.array(3, dtype=np.int64),
+    }
+    shared = {name: pytensor.shared(value, name=name) for name, value in values.items()}
+    user_data = make_user_data(shared, values)
+    words = np.frombuffer(user_data.tobytes(), dtype=np.uint64)
+    layout = compiled.record_layout(user_data, {n: v.dtype for n, v in values.items()})
+    assert [(x.name, x.dtype, x.ndim) for x in layout] == [
+        ("a", "int64", 1),
+        ("b", "float64", 1),
+        ("n", "int64", 0),
+    ]
+    for x in layout:
+        assert words[x.address_word] == values[x.name].ctypes.data
+        assert words[x.size_word] == values[x.name].size
+
+
+def test_record_layout_refuses_a_matrix_input():
+    value = np.zeros((2, 3))
+    user_data = make_user_data({"w": pytensor.shared(value, name="w")}, {"w": value})
+    with pytest.raises(ValueError, match="'w' has 2 dimensions; at most 1 is supported"):
+        compiled.record_layout(user_data, {"w": "float64"})
+
+
+def test_digamma_is_scipy_s_and_has_a_cache_key():
+    from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
+
+    x = pt.dvector("x")
+    y = pt.psi(x)
+    function = pytensor.function([x], y, mode="NUMBA")
+    points = np.array([1e-3, 0.5, 1.0, 2.5, 7.0, 35.0, 1e4])
+    np.testing.assert_array_equal(function(points), scipy.special.psi(points))
+    scalar = pytensor.scalar.float64("s")
+    node = pytensor.scalar.psi(scalar).owner
+    _, key = numba_funcify_and_cache_key(node.op, node=node)
+    assert key is not None
+
+
+@pytest.mark.slow
+def test_cached_entry_points_give_nutpie_s_own_draws():
+    # nutpie's own compile of the same model and ours: the same draws, to the bit.
+    import nutpie
+
+    observed = m.prepare(_series())
+    length = m.padded_length(len(observed.dates))
+    inputs = m.model_inputs(observed)
+    theirs = nutpie.compile_pymc_model(m.template(length, inputs), backend="numba")
+    ours = compiled.compile_model(m.template(length)).with_data(**inputs)
+    settings = dict(draws=20, tune=30, chains=2, cores=1, seed=5, progress_bar=False)
+    a = nutpie.sample(theirs, **settings)
+    b = nutpie.sample(ours, **settings)
+    np.testing.assert_array_equal(a.posterior["r_t"].values, b.posterior["r_t"].values)
+    np.testing.assert_array_equal(a.sample_stats["logp"].values, b.sample_stats["logp"].values)
+
+
+_CHILD = """
+import json, sys
+import numpy as np, nutpie
+from rt_assets import model as m
+from rt_assets.model import compiled
+from tests.rt_assets.test_compiled import _series
+data = m.prepare(_series())
+model = compiled.compile_model(m.template(m.padded_length(len(data.dates))))
+idata = nutpie.sample(model.with_data(**m.model_inputs(data)), draws=10, tune=20, chains=1,
+                      cores=1, seed=2, progress_bar=False)
+print(json.dumps({"cached": compiled.entry_points_cached(model),
+                  "r_t": idata.posterior["r_t"].values.ravel().tolist()}))
+"""
+
+
+@pytest.mark.slow
+def test_a_second_process_loads_the_entry_points_from_the_disk_cache(tmp_path):
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}"}
+
+    def child():
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD],
+            env=env,
+            cwd=Path(__file__).parents[2],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first, second = child(), child()
+    assert (first["cached"], second["cached"]) == (False, True)
+    assert any(p.name.startswith("rt_assets_logp_entry") for p in (tmp_path / "numba").iterdir())
+    assert first["r_t"] == second["r_t"]
+
+
+def _series(n=45):
+    import pandas as pd
+
+    dates = pd.date_range("2020-05-01", periods=n, freq="D", name="date")
+    rng = np.random.default_rng(8)
+    return pd.DataFrame(
+        {
+            "positive": rng.poisson(120, n).astype(float),
+            "total": rng.poisson(3000, n).astype(float),
+            "excluded": False,
+        },
+        index=dates,
+    )
