@@ -12,12 +12,18 @@ the instance: wall time, runs, the time inside steps against the time in runs, t
 between runs, ``date|state`` partitions per hour and the projection to the whole history
 (18,972 ``date|state`` partitions, 372 dates). The projection is an upper bound: the slice's
 dates are spread over the year, and early dates have shorter series.
+
+``--baseline-ref REF`` measures the code of commit REF first (a git worktree, with the
+same venv and step start), then the checkout's. Each variant starts with an empty
+PyTensor/numba cache of its own (``PYTENSOR_FLAGS=base_compiledir``), as on a fresh
+machine: what a variant compiles once and then loads from that cache is part of its cost.
 """
 
 import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,13 +36,24 @@ DEFAULT_DATES = "2020-06-01,2020-10-01,2021-02-01"
 DEFAULT_STATES = "VT,NH"
 
 
-def measure(root: Path, args: argparse.Namespace, step_start: str) -> dict:
+def measure(
+    root: Path, args: argparse.Namespace, step_start: str, label: str, code: Path | None = None
+) -> dict:
+    """One backfill; ``code``: a checkout whose code the servers run (default this one)."""
     from rt_assets.rerun import DagsterGraphQL, parse_dates, parse_states, rerun
-    from tests.fixtures.dagster_server import start_dagster_server
+    from tests.fixtures.dagster_server import REPO_ROOT, start_dagster_server
 
     dates, states = parse_dates(args.dates), parse_states(args.states)
-    env = {"RT_SAMPLER_PRESET": args.preset, "LOCAL_STEP_START": step_start}
-    server = start_dagster_server(root, extra_env=env, max_runs=args.max_runs)
+    env = {
+        "RT_SAMPLER_PRESET": args.preset,
+        "LOCAL_STEP_START": step_start,
+        "PYTENSOR_FLAGS": f"base_compiledir={root / 'pytensor'}",
+    }
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    server = start_dagster_server(
+        root, extra_env=env, max_runs=args.max_runs, repo_root=code or REPO_ROOT
+    )
     try:
         started = time.time()
         backfill_id, _ = rerun(server.url, dates, states, {}, root="rt/raw_counts")
@@ -66,7 +83,24 @@ def measure(root: Path, args: argparse.Namespace, step_start: str) -> dict:
             )
     finally:
         server.stop()
-    return {"step_start": step_start, "status": status, "wall_s": wall, "runs": rows}
+    return {"step_start": label, "status": status, "wall_s": wall, "runs": rows}
+
+
+def baseline_checkout(ref: str, out: Path) -> Path:
+    """A git worktree of ``ref`` under ``out`` (replaced), with this checkout's page bundle."""
+    from tests.fixtures.dagster_server import REPO_ROOT
+
+    path = out / "baseline-src"
+    if path.exists():
+        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=REPO_ROOT)
+        shutil.rmtree(path, ignore_errors=True)
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(path), ref], cwd=REPO_ROOT, check=True
+    )
+    dist = REPO_ROOT / "site" / "dist"  # built by `make setup`, not tracked
+    if dist.exists():
+        (path / "site" / "dist").symlink_to(dist)
+    return path
 
 
 def summarize(result: dict, n_date_state: int) -> dict:
@@ -149,6 +183,10 @@ def main(argv: list[str]) -> int:
         help="LOCAL_STEP_START values to run, comma-separated; the first is the baseline "
         "(spawn, forkserver, in_process)",
     )  # fmt: skip
+    parser.add_argument(
+        "--baseline-ref",
+        help="also measure the code of this commit, first, as the baseline (a git worktree)",
+    )
     parser.add_argument("--max-runs", type=int, default=2, help="max_concurrent_runs")
     parser.add_argument("--timeout", type=float, default=4 * 3600)
     parser.add_argument("--out", type=Path, default=OUT)
@@ -170,14 +208,19 @@ def main(argv: list[str]) -> int:
         f"load average {os.getloadavg()[0]:.1f}; {bytecode_state()}",
         flush=True,
     )
+    planned = [(variant, variant, None) for variant in variants]
+    if args.baseline_ref:
+        code = baseline_checkout(args.baseline_ref, args.out)
+        planned.insert(0, (variants[0], f"{args.baseline_ref} {variants[0]}", code))
     summaries = []
-    for variant in variants:
-        root = args.out / variant
+    for variant, label, code in planned:
+        name = label.replace(" ", "-")
+        root = args.out / name
         if root.exists():
             shutil.rmtree(root)
         root.mkdir(parents=True)
-        result = measure(root, args, variant)
-        (args.out / f"{variant}.json").write_text(json.dumps(result, indent=1))
+        result = measure(root, args, variant, label, code)
+        (args.out / f"{name}.json").write_text(json.dumps(result, indent=1))
         summaries.append(summarize(result, n_date_state))
         print(report(summaries[-1:]), flush=True)
     print()
