@@ -17,6 +17,9 @@ dates are spread over the year, and early dates have shorter series.
 same venv and step start), then the checkout's. Each variant starts with an empty
 PyTensor/numba cache of its own (``PYTENSOR_FLAGS=base_compiledir``), as on a fresh
 machine: what a variant compiles once and then loads from that cache is part of its cost.
+With ``--warm-cache``, a process of the variant's code first compiles the model of every
+length the slice needs into that cache (timed, outside the backfill), as a long backfill
+finds it after its first runs: a history's 18,972 partitions share ~13 lengths.
 """
 
 import argparse
@@ -63,6 +66,7 @@ def measure(
         import dagster as dg
 
         runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        fits = inference_costs(instance)
         rows = []
         for run in runs:
             stats = instance.get_run_stats(run.run_id)
@@ -83,7 +87,60 @@ def measure(
             )
     finally:
         server.stop()
-    return {"step_start": label, "status": status, "wall_s": wall, "runs": rows}
+    return {"step_start": label, "status": status, "wall_s": wall, "runs": rows, "fits": fits}
+
+
+def inference_costs(instance) -> list[dict]:
+    """Each ``rt/inference`` materialization's compile and sampling seconds (its metadata)."""
+    import dagster as dg
+
+    records = instance.fetch_materializations(dg.AssetKey(["rt", "inference"]), limit=10_000)
+    fits = []
+    for record in records.records:
+        meta = {k: v.value for k, v in record.asset_materialization.metadata.items()}
+        fits.append(
+            {
+                "partition": str(record.asset_materialization.partition),
+                "compile_s": meta.get("compile_seconds"),
+                "sampling_s": meta.get("sampling_seconds"),
+                # Absent before the entry points were cached (the baseline's code).
+                "compiled_model": meta.get("compiled_model", "compiled"),
+            }
+        )
+    return fits
+
+
+WARM = """
+import sys, time
+from rt_assets.model import sampling
+for length in map(int, sys.argv[1:]):
+    started = time.perf_counter()
+    sampling.compiled_model(length)
+    print(length, round(time.perf_counter() - started, 1), flush=True)
+"""
+
+
+def slice_lengths(dates: list[str], states: list[str]) -> list[int]:
+    """The model lengths (padded) of the slice's ``date|state`` series."""
+    from benchmarks._data import observed
+    from rt_assets.model import padded_length, prepare
+
+    series = [prepare(observed(state, date)) for date in dates for state in states]
+    return sorted({padded_length(len(data.dates)) for data in series})
+
+
+def warm_cache(root: Path, code: Path | None, lengths: list[int]) -> float:
+    """Compile the models of ``lengths`` into the variant's cache; the seconds it took."""
+    from tests.fixtures.dagster_server import REPO_ROOT
+
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={root / 'pytensor'}"}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", WARM, *map(str, lengths)], env=env, cwd=code or REPO_ROOT, check=True
+    )
+    return time.perf_counter() - started
 
 
 def baseline_checkout(ref: str, out: Path) -> Path:
@@ -129,6 +186,12 @@ def summarize(result: dict, n_date_state: int) -> dict:
         "outside_steps_share": 1 - in_steps / in_runs if in_runs else float("nan"),
         "launch_to_start_s": queued / len(runs) if runs else 0,
         "step_s": {k: round(v, 1) for k, v in sorted(by_step.items(), key=lambda kv: -kv[1])},
+        "compile_s": sum(f["compile_s"] or 0 for f in result.get("fits", [])),
+        "sampling_s": sum(f["sampling_s"] or 0 for f in result.get("fits", [])),
+        "compiled_model": {
+            how: sum(f["compiled_model"] == how for f in result.get("fits", []))
+            for how in sorted({f["compiled_model"] for f in result.get("fits", [])})
+        },
         "date_state_per_hour": n_date_state / wall * 3600,
         "history_projection_h": wall * HISTORY_PARTITIONS / n_date_state / 3600,
     }
@@ -145,6 +208,8 @@ def report(summaries: list[dict]) -> str:
             f"({s['outside_steps_share']:.0%} outside steps); launch to start "
             f"{s['launch_to_start_s']:.0f} s per run",
             f"  steps (s, summed): {json.dumps(s['step_s'])}",
+            f"  in the inference steps: compiling {s['compile_s']:.0f} s, sampling "
+            f"{s['sampling_s']:.0f} s; models {json.dumps(s['compiled_model'])}",
             f"  {s['date_state_per_hour']:.1f} date|state partitions per hour; the whole history "
             f"({HISTORY_PARTITIONS} partitions) at this rate: {s['history_projection_h']:.0f} h",
         ]
@@ -187,6 +252,11 @@ def main(argv: list[str]) -> int:
         "--baseline-ref",
         help="also measure the code of this commit, first, as the baseline (a git worktree)",
     )
+    parser.add_argument(
+        "--warm-cache",
+        action="store_true",
+        help="compile the slice's model lengths into each variant's cache before its backfill",
+    )
     parser.add_argument("--max-runs", type=int, default=2, help="max_concurrent_runs")
     parser.add_argument("--timeout", type=float, default=4 * 3600)
     parser.add_argument("--out", type=Path, default=OUT)
@@ -219,6 +289,11 @@ def main(argv: list[str]) -> int:
         if root.exists():
             shutil.rmtree(root)
         root.mkdir(parents=True)
+        if args.warm_cache:
+            dates, states = parse_dates(args.dates), parse_states(args.states)
+            lengths = slice_lengths(dates, states)
+            seconds = warm_cache(root, code, lengths)
+            print(f"{label}: cache warmed with lengths {lengths} in {seconds:.0f} s", flush=True)
         result = measure(root, args, variant, label, code)
         (args.out / f"{name}.json").write_text(json.dumps(result, indent=1))
         summaries.append(summarize(result, n_date_state))

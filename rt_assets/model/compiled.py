@@ -215,7 +215,24 @@ def entry_point(kind: str, pytensor_fn, n_dim: int, n_expanded: int, user_data: 
         ).hexdigest()
         CACHED_SRC_FUNCTIONS[function] = key
     signature = _LOGP_SIGNATURE if kind == "logp" else _EXPAND_SIGNATURE
-    return numba.cfunc(signature, cache=key is not None)(function), key
+    if key is None:
+        return numba.cfunc(signature)(function), None
+    try:
+        return numba.cfunc(signature, cache=True)(function), key
+    except Exception as exc:  # noqa: BLE001 - any unreadable entry: compile instead
+        # A damaged or foreign cache entry must not stop a fit: compile without the cache.
+        from pytensor.link.numba.cache import NUMBA_CACHE_PATH
+
+        log.warning(
+            "numba's cache of the %s entry point in %s could not be used (%s: %s); compiling "
+            "it (deleting %s_entry.* there clears the entry)",
+            kind,
+            NUMBA_CACHE_PATH,
+            type(exc).__name__,
+            exc,
+            f"rt_assets_{kind}",
+        )
+        return numba.cfunc(signature)(function), None
 
 
 def compile_model(model, var_names=None):

@@ -107,8 +107,16 @@ def test_a_second_process_loads_the_entry_points_from_the_disk_cache(tmp_path):
 
     first, second = child(), child()
     assert (first["cached"], second["cached"]) == (False, True)
-    assert any(p.name.startswith("rt_assets_logp_entry") for p in (tmp_path / "numba").iterdir())
+    entries = [p for p in (tmp_path / "numba").iterdir() if p.name.startswith("rt_assets_")]
+    assert any(p.name.startswith("rt_assets_logp_entry") for p in entries)
     assert first["r_t"] == second["r_t"]
+    # A damaged cache entry: the fit compiles instead, with the same draws.
+    for path in entries:
+        if path.suffix == ".nbc":
+            path.write_bytes(b"not a numba cache entry")
+    third = child()
+    assert third["cached"] is False
+    assert third["r_t"] == first["r_t"]
 
 
 def _series(n=45):

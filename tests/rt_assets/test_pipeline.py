@@ -143,6 +143,7 @@ def test_inference_is_stored_with_model_version_and_check_metadata(daily):
     for record in records:
         meta = {k: v.value for k, v in record.asset_materialization.metadata.items()}
         assert meta["compile_seconds"] > 0 and meta["sampling_seconds"] > 0
+        assert meta["compiled_model"] in {"reused", "loaded from disk cache", "compiled"}
         assert round(meta["sampling_seconds"], 1) == meta["sampling_seconds"]
         # The convergence numbers on the materialization itself, rounded, as numbers.
         assert 0.9 < meta["max_rhat"] < 1.1 and round(meta["max_rhat"], 3) == meta["max_rhat"]
