@@ -112,7 +112,9 @@ def inference_costs(instance) -> list[dict]:
 
 WARM = """
 import sys, time
+from rt_assets.logs import quiet_model_compilation
 from rt_assets.model import sampling
+quiet_model_compilation()
 for length in map(int, sys.argv[1:]):
     started = time.perf_counter()
     sampling.compiled_model(length)

@@ -290,7 +290,7 @@ K8S_JOB_TTL_SECONDS = Setting(
 # fixed at code-server start. Heavy (rt/inference): nutpie samples 4 chains in 4 threads
 # (full preset), so 4 CPUs; memory: the largest measured peak + 128 MiB for the step
 # worker, request 1.5x and limit 2x that, rounded up to 256 Mi (the peaks:
-# benchmarks/results/2026-11-21-inference-memory.md; the arithmetic: docs/production.md,
+# benchmarks/results/2026-12-02-compile-cache.md; the arithmetic: docs/production.md,
 # "Sizing the high-memory pool"). A heavy step running past 2 h is stuck, not slow:
 # rt.live's slowest states finished well under an hour. Light: downloads, corrections and
 # summaries; the lake location raises its light memory for the steps that read a whole
@@ -299,8 +299,8 @@ K8S_STEP_DEFAULTS: dict[str, dict[str, str]] = {
     "heavy": {
         "cpu_request": "4",
         "cpu_limit": "4",
-        "memory_request": "1536Mi",
-        "memory_limit": "2Gi",
+        "memory_request": "1792Mi",
+        "memory_limit": "2560Mi",
         "ephemeral_request": "1Gi",
         "ephemeral_limit": "4Gi",
         "pool": "high-memory",

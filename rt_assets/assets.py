@@ -7,6 +7,7 @@ manager; docs/rt-pipeline.md ("Assets and where they are stored") has the paths.
 
 import contextlib
 import hashlib
+import json
 
 import arviz as az
 import dagster as dg
@@ -28,7 +29,6 @@ from rt_assets.model import (
     MODEL_VERSION,
     PRESETS,
     SamplerPreset,
-    convergence,
     fit,
     get_preset,
     peak_rss_mib,
@@ -266,7 +266,7 @@ def inference(
             "days": int(idata.posterior.sizes["date"]),
             # r_hat, ESS and divergences of r_t on the materialization itself (the
             # inference_converged check judges them against the preset's gate).
-            **convergence_metadata(convergence(idata)),
+            **convergence_metadata(json.loads(attrs["convergence"])),
             "compile_seconds": round(float(attrs.get("compile_seconds", float("nan"))), 1),
             "sampling_seconds": round(float(attrs.get("sampling_seconds", float("nan"))), 1),
             # The compiled model: reused in this process, or compiled with nutpie's entry

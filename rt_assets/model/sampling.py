@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import zlib
@@ -104,6 +105,9 @@ def fit(
         sampling_seconds=round(sampled_at - compiled_at, 3),
     )
     diag = convergence(idata)
+    # Stored with the posterior (JSON text: netCDF attributes are flat), so that the step's
+    # metadata need not compute it again (about 1.6 s for a year-long series).
+    idata.posterior.attrs["convergence"] = json.dumps(diag)
     log.info(
         "%s: sampled in %.1f s; max r_hat %.3f, min ESS bulk %.0f tail %.0f, %d divergences",
         region or "?",

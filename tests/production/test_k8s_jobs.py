@@ -187,8 +187,8 @@ def test_inference_step_job_goes_to_high_memory_pool(run_launcher, rt_container_
     # The sizes docs/production.md gives for the high-memory pool, as literals: a test
     # that reads the constants the code reads would follow any slip in them.
     assert resources["requests"]["cpu"] == "4"
-    assert resources["requests"]["memory"] == "1536Mi"
-    assert resources["limits"]["memory"] == "2Gi"
+    assert resources["requests"]["memory"] == "1792Mi"
+    assert resources["limits"]["memory"] == "2560Mi"
     assert manifest["spec"]["activeDeadlineSeconds"] == 7200
     assert manifest["spec"]["template"]["metadata"]["labels"][k8s.POOL_LABEL] == "high-memory"
 

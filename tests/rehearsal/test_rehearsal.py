@@ -159,8 +159,8 @@ def test_daily_tick_runs_the_day_on_the_pools_and_publishes_to_s3(rehearsal):
     for pod in inference:
         assert _node_pool(r, pod["spec"]["nodeName"]) == HIGH_MEMORY, pod["metadata"]["name"]
         (container,) = pod["spec"]["containers"]
-        assert container["resources"]["limits"]["memory"] == "2Gi"
-        assert container["resources"]["requests"]["memory"] == "1536Mi"
+        assert container["resources"]["limits"]["memory"] == "2560Mi"
+        assert container["resources"]["requests"]["memory"] == "1792Mi"
         assert pod["spec"]["nodeSelector"] == {POOL_KEY: HIGH_MEMORY}
     light = _step_pods(r, "rt__processed_counts") + _step_pods(r, "rt__national_csv")
     assert light, sorted(r.k8s_pods_seen)
@@ -478,7 +478,7 @@ def test_a_run_cancelled_in_the_webserver_ends_canceled_with_its_pods_gone(rehea
 
 def test_a_step_over_its_memory_limit_ends_oom_killed_and_the_alert_says_so(rehearsal):
     """NH (launched with VT above): each of its three inference containers runs under a
-    300 MiB cgroup limit (the spec says 2Gi: a step that needs more than its limit) and
+    300 MiB cgroup limit (the spec says 2560Mi: a step that needs more than its limit) and
     is OOM-killed. The run fails after the op retries, is not retried as a run
     (retry_on_asset_or_op_failure: false), and the Slack alert names OOMKilled (added
     from the pods' status by resources/pod_diagnosis.py)."""
@@ -499,7 +499,7 @@ def test_a_step_over_its_memory_limit_ends_oom_killed_and_the_alert_says_so(rehe
 
     (alert,) = r.wait("the run failure alert naming OOMKilled", oom_alert, 180)
     text = str(alert.body)
-    assert "memory limit 2Gi" in text and "rt/inference" in text, text
+    assert "memory limit 2560Mi" in text and "rt/inference" in text, text
     assert f"{r.run_date}|NH" in text, text
 
 

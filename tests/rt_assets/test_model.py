@@ -1,5 +1,7 @@
 """The rt.live generative model: structure, gradient, recovery of a known Rt, determinism."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytensor
@@ -207,6 +209,8 @@ def test_fit_output_contract(recovery):
     assert post.attrs["seed"] == 11
     diag = m.convergence(idata)
     assert diag["max_rhat"] <= 1.1 and diag["min_ess_bulk"] > 50
+    # The fit's own diagnostics travel with the posterior (the step's metadata reads them).
+    assert json.loads(post.attrs["convergence"]) == diag
 
 
 @pytest.mark.slow
