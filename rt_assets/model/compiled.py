@@ -5,15 +5,15 @@ log-density with its gradient and for the trace's other variables (PyTensor cach
 on disk), and two C entry points (``cfunc``) that nutpie's sampler calls, each of which
 inlines one of those functions. nutpie builds the entry points as closures, which numba
 cannot cache, so every process compiled them again: about 13 of a model's 15 s
-(docs/performance.md, "Compiled once per process").
+(docs/performance.md, "Cached on disk across processes").
 
 Here the entry points are plain functions whose only free names are module globals, and
 they read the model's data through nutpie's own ``user_data`` record (so nutpie's
 ``with_data`` still swaps a series in without compiling). They are cached in PyTensor's
 numba cache folder under a key made of PyTensor's key for the function they call, their
-own source and the record's layout: a process that finds them there loads them instead
-of compiling. When PyTensor has no key for a function (a graph it cannot cache), the
-entry points are compiled without a cache, as nutpie does.
+own source (which spells out the record's layout) and numba's version: a process that
+finds them there loads them instead of compiling. When PyTensor has no key for a function
+(a graph it cannot cache), the entry points are compiled without a cache, as nutpie does.
 
 One more piece stood in the way: PyTensor has no cache key for a function that calls one of
 SciPy's Cython special functions, and the model's gradient calls digamma (``Psi``, from the
@@ -108,7 +108,7 @@ def _pointer(typingctx, address):
 
 @dataclass(frozen=True)
 class Input:
-    """Where one data input (a 1-D array) is found in nutpie's ``user_data`` record."""
+    """Where one data input (a scalar or a 1-D array) is found in nutpie's ``user_data``."""
 
     name: str
     dtype: str  # numpy's name, e.g. "int64"
