@@ -50,10 +50,8 @@ def measure(
     env = {
         "RT_SAMPLER_PRESET": args.preset,
         "LOCAL_STEP_START": step_start,
-        "PYTENSOR_FLAGS": f"base_compiledir={root / 'pytensor'}",
+        **variant_env(root, code),
     }
-    if code is not None:
-        env["PYTHONPATH"] = str(code)
     server = start_dagster_server(
         root, extra_env=env, max_runs=args.max_runs, repo_root=code or REPO_ROOT
     )
@@ -131,13 +129,19 @@ def slice_lengths(dates: list[str], states: list[str]) -> list[int]:
     return sorted({padded_length(len(data.dates)) for data in series})
 
 
+def variant_env(root: Path, code: Path | None) -> dict[str, str]:
+    """The environment that gives a variant its own PyTensor/numba cache and its code."""
+    env = {"PYTENSOR_FLAGS": f"base_compiledir={root / 'pytensor'}"}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    return env
+
+
 def warm_cache(root: Path, code: Path | None, lengths: list[int]) -> float:
     """Compile the models of ``lengths`` into the variant's cache; the seconds it took."""
     from tests.fixtures.dagster_server import REPO_ROOT
 
-    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={root / 'pytensor'}"}
-    if code is not None:
-        env["PYTHONPATH"] = str(code)
+    env = {**os.environ, **variant_env(root, code)}
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-c", WARM, *map(str, lengths)], env=env, cwd=code or REPO_ROOT, check=True
@@ -280,6 +284,9 @@ def main(argv: list[str]) -> int:
         f"load average {os.getloadavg()[0]:.1f}; {bytecode_state()}",
         flush=True,
     )
+    lengths = []
+    if args.warm_cache:
+        lengths = slice_lengths(parse_dates(args.dates), parse_states(args.states))
     planned = [(variant, variant, None) for variant in variants]
     if args.baseline_ref:
         code = baseline_checkout(args.baseline_ref, args.out)
@@ -292,8 +299,6 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(root)
         root.mkdir(parents=True)
         if args.warm_cache:
-            dates, states = parse_dates(args.dates), parse_states(args.states)
-            lengths = slice_lengths(dates, states)
             seconds = warm_cache(root, code, lengths)
             print(f"{label}: cache warmed with lengths {lengths} in {seconds:.0f} s", flush=True)
         result = measure(root, args, variant, label, code)

@@ -269,15 +269,8 @@ def inference(
             **convergence_metadata(json.loads(attrs["convergence"])),
             "compile_seconds": round(float(attrs.get("compile_seconds", float("nan"))), 1),
             "sampling_seconds": round(float(attrs.get("sampling_seconds", float("nan"))), 1),
-            # The compiled model: reused in this process, or compiled with nutpie's entry
-            # points loaded from the disk cache, or compiled in full.
-            "compiled_model": (
-                "reused"
-                if attrs.get("compiled_model_reused")
-                else "loaded from disk cache"
-                if attrs.get("entry_points_cached")
-                else "compiled"
-            ),
+            # Reused in this process, loaded from the disk cache, or compiled.
+            "compiled_model": attrs["compiled_model"],
             # The step process's peak so far: the step's own peak where each step has its
             # own process (Kubernetes, LOCAL_STEP_START=spawn); locally in process, the
             # run's peak up to this step. Sizes the pod requests.

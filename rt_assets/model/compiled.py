@@ -29,16 +29,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from dataclasses import dataclass
-from functools import wraps
 
 import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core.extending import get_cython_function_address
-from pytensor.link.numba.cache import _call_cached_ptr
+from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, NUMBA_CACHE_PATH, _call_cached_ptr
 from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 from pytensor.link.numba.dispatch.scalar import numba_funcify_ScalarOp
 from pytensor.scalar.math import Psi
@@ -193,12 +191,8 @@ def _source(kind: str, n_dim: int, n_expanded: int, words: int, inputs: list[Inp
 
 
 def entry_point(kind: str, pytensor_fn, n_dim: int, n_expanded: int, user_data: np.ndarray):
-    """One C entry point (``kind`` "logp" or "expand") calling ``pytensor_fn``'s numba code.
-
-    Returns ``(cfunc, cache_key)``; ``cache_key`` is None when it could not be cached.
-    """
-    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
-
+    """One C entry point (``kind`` "logp" or "expand") calling ``pytensor_fn``'s numba code,
+    loaded from the disk cache when it is there (a warning says why when it cannot be)."""
     inner = pytensor_fn.vm.jit_fn
     inputs = record_layout(user_data, {v.name: v.type.dtype for v in pytensor_fn.get_shared()})
     source = _source(kind, n_dim, n_expanded, user_data.dtype.itemsize // 8, inputs)
@@ -207,22 +201,18 @@ def entry_point(kind: str, pytensor_fn, n_dim: int, n_expanded: int, user_data: 
     namespace["inner"] = inner
     exec(compile(source, f"<rt_assets_{kind}_entry>", "exec"), namespace)  # noqa: S102
     function = namespace[f"{kind}_entry"]
-    inner_key = CACHED_SRC_FUNCTIONS.get(inner.py_func)
-    key = None
-    if inner_key is not None:
-        key = hashlib.sha256(
-            f"{ENTRY_POINT_FORMAT}|{inner_key}|{numba.__version__}|{source}".encode()
-        ).hexdigest()
-        CACHED_SRC_FUNCTIONS[function] = key
     signature = _LOGP_SIGNATURE if kind == "logp" else _EXPAND_SIGNATURE
-    if key is None:
-        return numba.cfunc(signature)(function), None
+    inner_key = CACHED_SRC_FUNCTIONS.get(inner.py_func)
+    if inner_key is None:
+        log.warning("PyTensor gave no cache key: the %s entry point compiled without a cache", kind)
+        return numba.cfunc(signature)(function)
+    CACHED_SRC_FUNCTIONS[function] = hashlib.sha256(
+        f"{ENTRY_POINT_FORMAT}|{inner_key}|{numba.__version__}|{source}".encode()
+    ).hexdigest()
     try:
-        return numba.cfunc(signature, cache=True)(function), key
+        return numba.cfunc(signature, cache=True)(function)
     except Exception as exc:  # noqa: BLE001 - any unreadable entry: compile instead
         # A damaged or foreign cache entry must not stop a fit: compile without the cache.
-        from pytensor.link.numba.cache import NUMBA_CACHE_PATH
-
         log.warning(
             "numba's cache of the %s entry point in %s could not be used (%s: %s); compiling "
             "it (deleting %s_entry.* there clears the entry)",
@@ -232,7 +222,7 @@ def entry_point(kind: str, pytensor_fn, n_dim: int, n_expanded: int, user_data: 
             exc,
             f"rt_assets_{kind}",
         )
-        return numba.cfunc(signature)(function), None
+        return numba.cfunc(signature)(function)
 
 
 def compile_model(model, var_names=None):
@@ -245,6 +235,7 @@ def compile_model(model, var_names=None):
         CompiledPyMCModel,
         _make_functions,
         _prepare_dims_and_coords,
+        _wrap_with_lock,
         make_user_data,
     )
     from pymc.initial_point import make_initial_point_fn
@@ -260,7 +251,8 @@ def compile_model(model, var_names=None):
         mode="NUMBA",
         compute_grad=True,
         join_expanded=True,
-        pymc_initial_point_fn=_locked(initial_point),
+        # Locked, as nutpie's own: its chain threads call it at once.
+        pymc_initial_point_fn=_wrap_with_lock(initial_point),
         var_names=var_names,
     )
     shared_data, shared_vars = {}, {}
@@ -271,10 +263,8 @@ def compile_model(model, var_names=None):
         value.flags.writeable = False
         shared_data[var.name], shared_vars[var.name] = value, var
     user_data = make_user_data(shared_vars, shared_data)
-    logp_entry, logp_key = entry_point("logp", logp_fn, n_dim, n_expanded, user_data)
-    expand_entry, expand_key = entry_point("expand", expand_fn, n_dim, n_expanded, user_data)
-    if logp_key is None or expand_key is None:
-        log.warning("PyTensor gave no cache key: nutpie's entry points compiled without a cache")
+    logp_entry = entry_point("logp", logp_fn, n_dim, n_expanded, user_data)
+    expand_entry = entry_point("expand", expand_fn, n_dim, n_expanded, user_data)
     dims, coords = _prepare_dims_and_coords(model, shape_info)
     return CompiledPyMCModel(
         _n_dim=n_dim,
@@ -291,18 +281,6 @@ def compile_model(model, var_names=None):
         logp_func=logp_fn,
         expand_func=expand_fn,
     )
-
-
-def _locked(function):
-    """``function`` made safe to call from nutpie's chain threads at once."""
-    lock = threading.Lock()
-
-    @wraps(function)
-    def call(*args, **kwargs):
-        with lock:
-            return function(*args, **kwargs)
-
-    return call
 
 
 def entry_points_cached(compiled) -> bool:

@@ -66,17 +66,11 @@ def fit(
     model = compiled_model(length)
     compiled = model.with_data(**model_inputs(data))
     compiled_at = time.perf_counter()
-    cached = entry_points_cached(model)
-    log.info(
-        "%s: %s in %.1f s, sampling",
-        region or "?",
-        "compiled model reused"
-        if reused
-        else "compiled (nutpie's entry points loaded from the disk cache)"
-        if cached
-        else "compiled",
-        compiled_at - started,
-    )
+    if reused:
+        how = "reused"
+    else:
+        how = "loaded from disk cache" if entry_points_cached(model) else "compiled"
+    log.info("%s: compiled model %s in %.1f s, sampling", region or "?", how, compiled_at - started)
     idata = nutpie.sample(
         compiled,
         draws=preset.draws,
@@ -101,7 +95,8 @@ def fit(
         sampler="nutpie",
         compile_seconds=round(compiled_at - started, 3),
         compiled_model_reused=int(reused),
-        entry_points_cached=int(cached),
+        # How the model was had: "reused" (this process), "loaded from disk cache", "compiled".
+        compiled_model=how,
         sampling_seconds=round(sampled_at - compiled_at, 3),
     )
     diag = convergence(idata)
