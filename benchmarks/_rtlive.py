@@ -58,7 +58,7 @@ def build_scan_centred(observed: pd.DataFrame) -> pm.Model:
             n_steps=n - 1,
         )
         infections = pm.Deterministic("infections", outputs[-1], dims="date")
-        m.observation_model(data, infections, m.load_p_delay())
+        m.observation_model(data, infections, m.load_p_delay(), library=True)
     return model
 
 
@@ -72,7 +72,7 @@ def build_op_centred(observed: pd.DataFrame) -> pm.Model:
         infections = pm.Deterministic(
             "infections", m.renewal(r_t, seed[None], pt.constant(gt)), dims="date"
         )
-        m.observation_model(data, infections, m.load_p_delay())
+        m.observation_model(data, infections, m.load_p_delay(), library=True)
     return model
 
 
@@ -94,7 +94,7 @@ def build_op_noncentred(observed: pd.DataFrame) -> pm.Model:
         infections = pm.Deterministic(
             "infections", m.renewal(r_t, seed[None], pt.constant(gt)), dims="date"
         )
-        m.observation_model(data, infections, m.load_p_delay())
+        m.observation_model(data, infections, m.load_p_delay(), library=True)
     return model
 
 

@@ -10,7 +10,10 @@ scan's own lags (19 taps on Rt and on the output; left out unless asked for with
 ``benchmarks/_rtlive.py``) runs alongside as the old baseline. Each scan is compiled with
 numba and with PyTensor's default C backend.
 
-Per state, each formulation is the product's model with only the renewal swapped. All
+Per state, each formulation is the product's model (unpadded) with only the renewal
+swapped; ``op_library`` keeps the Op but computes the delay and the likelihood with the
+library (``convolve1d``, PyMC's ``NegativeBinomial``), as the product did before they became
+kernels, so its ratio is what those two kernels buy. All
 are compiled as nutpie sees them (one function of the flattened free variables returning
 the log density and its gradient), checked to give the same log density and gradient at
 the same point (``np.allclose``), then timed in one process, round-robin: rounds of many
@@ -98,7 +101,7 @@ def buffered_renewal(r, seed, gt: np.ndarray, n: int):
     return pt.concatenate([seed, windows[:, -1]])
 
 
-def _build_with(renewal_of) -> callable:
+def _build_with(renewal_of, library: bool = False) -> callable:
     def build(observed: pd.DataFrame) -> pm.Model:
         data = m.prepare(observed)
         with pm.Model(coords=m.model_coords(data)) as model:
@@ -107,7 +110,7 @@ def _build_with(renewal_of) -> callable:
             infections = pm.Deterministic(
                 "infections", renewal_of(r_t, seed[None], len(data.dates)), dims="date"
             )
-            m.observation_model(data, infections, m.load_p_delay())
+            m.observation_model(data, infections, m.load_p_delay(), library=library)
         return model
 
     build.__doc__ = "The product's model (``rt_assets.model.build``), renewal swapped."
@@ -116,18 +119,33 @@ def _build_with(renewal_of) -> callable:
 
 build_tapped_scan = _build_with(lambda r, s, n: tapped_renewal(r, s, m.generation_time()))
 build_buffered_scan = _build_with(lambda r, s, n: buffered_renewal(r, s, m.generation_time(), n))
+# The product's model, unpadded (the scans' length), and the same with the library's delay
+# (convolve1d) and PyMC's NegativeBinomial: the product's model before the delay and the
+# likelihood became kernels too.
+build_op = _build_with(lambda r, s, n: m.renewal(r, s, pt.constant(m.generation_time())))
+build_op_library = _build_with(
+    lambda r, s, n: m.renewal(r, s, pt.constant(m.generation_time())), library=True
+)
 
 
 # name -> (model builder, PyTensor backends to compile it with)
 FORMULATIONS = {
-    "op": (m.build_model, ("numba",)),  # the product; nutpie compiles it with numba
+    "op": (build_op, ("numba",)),  # the product; nutpie compiles it with numba
+    "op_library": (build_op_library, ("numba",)),
     "window_buf": (build_buffered_scan, ("numba", "c")),
     "window_taps": (build_tapped_scan, ("numba", "c")),
     "rtlive_scan": (_rtlive.build_scan_centred, ("numba", "c")),
 }
 # What runs without --only: window_taps is left out, its numba compile alone took
 # 352 s on VT (benchmarks/results/2026-12-02-renewal-control.md).
-DEFAULT = ("op/numba", "window_buf/numba", "window_buf/c", "rtlive_scan/numba", "rtlive_scan/c")
+DEFAULT = (
+    "op/numba",
+    "op_library/numba",
+    "window_buf/numba",
+    "window_buf/c",
+    "rtlive_scan/numba",
+    "rtlive_scan/c",
+)
 
 
 @dataclass(eq=False)

@@ -21,13 +21,14 @@ The model is rt.live's (rtcovidlive/covid-model, ``covid/models/generative.py``)
 - 10 buffer days before the first positive, because infections precede reports.
 
 What differs from rt.live is only how it is computed, for speed (see
-docs/performance.md): the renewal equation is one PyTensor Op with a hand-written
-gradient compiled with numba instead of a ``scan``, and nutpie samples instead of
+docs/performance.md): the renewal equation, the delay and the NegativeBinomial
+log-likelihood are PyTensor Ops with hand-written gradients compiled with numba (instead
+of a ``scan``, a library convolution and PyMC's graph), and nutpie samples instead of
 PyMC's NUTS.
 
 The package, by concern: ``assumptions`` (priors, generation time, delay, MODEL_VERSION),
-``data`` (the observed frame as the model sees it), ``kernels`` (the renewal Op),
-``generative`` (the PyMC model), ``presets`` and ``sampling`` (fitting one state),
+``data`` (the observed frame as the model sees it), ``kernels`` (the renewal, delay and
+likelihood Ops), ``generative`` (the PyMC model), ``presets`` and ``sampling`` (fitting one state),
 ``diagnostics`` (convergence and the gate), ``simulation`` (synthetic series).
 """
 
@@ -68,7 +69,15 @@ from rt_assets.model.generative import (
     padded_length,
     template,
 )
-from rt_assets.model.kernels import RenewalOp, RenewalVJPOp, _renewal, _renewal_vjp, renewal
+from rt_assets.model.kernels import (
+    RenewalOp,
+    RenewalVJPOp,
+    _renewal,
+    _renewal_vjp,
+    delay,
+    negative_binomial_logp,
+    renewal,
+)
 from rt_assets.model.presets import DEFAULT_PRESET, PRESETS, SamplerPreset, as_preset, get_preset
 from rt_assets.model.sampling import (
     POSTERIOR_VARS,
@@ -113,6 +122,7 @@ __all__ = [
     "centred_log_rt_walk",
     "compiled_model",
     "convergence",
+    "delay",
     "fit",
     "gate",
     "generation_time",
@@ -120,6 +130,7 @@ __all__ = [
     "load_p_delay",
     "model_coords",
     "model_inputs",
+    "negative_binomial_logp",
     "observation_model",
     "padded_length",
     "peak_rss_mib",

@@ -77,7 +77,7 @@ def _psi_address():
 
 
 @numba.njit(cache=True)
-def _psi(x):
+def digamma(x):
     function = _call_cached_ptr(
         get_ptr_func=_psi_address, func_type_ref=_PSI_TYPE, unique_func_name_lit="rt_assets_psi"
     )
@@ -89,7 +89,7 @@ def _funcify_psi(op, node, **kwargs):
     """digamma of a double through SciPy's Cython function, with a cache key."""
     if [v.type.dtype for v in (*node.inputs, *node.outputs)] != ["float64", "float64"]:
         return numba_funcify_ScalarOp(op, node, **kwargs)
-    return _psi, _PSI_CACHE_KEY
+    return digamma, _PSI_CACHE_KEY
 
 
 @numba.extending.intrinsic

@@ -21,7 +21,7 @@ from rt_assets.model.assumptions import (
     load_p_delay,
 )
 from rt_assets.model.data import PreparedData, prepare
-from rt_assets.model.kernels import renewal
+from rt_assets.model.kernels import delay, negative_binomial_logp, renewal
 
 # Models are compiled for series lengths rounded up to a multiple of this many days, so that
 # one compiled model serves every state and date whose series falls in the same bucket
@@ -69,23 +69,48 @@ def centred_log_rt_walk() -> pt.TensorVariable:
     return pm.Deterministic("r_t", pt.exp(log_r_t), dims="date")
 
 
-def observation_model(data, infections, p_delay, inputs: dict | None = None) -> None:
+def observation_model(
+    data, infections, p_delay, inputs: dict | None = None, library: bool = False
+) -> None:
     """Delay, test exposure and the NegativeBinomial likelihood on the weighted days.
 
     ``data``: a ``PreparedData`` (or anything with the model's ``dates``); ``p_delay``: the
     delay distribution, an array or a model input; ``inputs``: the model's data inputs
-    (``pm.Data``) in place of the data's own (``model_inputs(data)``).
+    (``pm.Data``) in place of the data's own (``model_inputs(data)``). The delay and the
+    likelihood are computed by the product's numba kernels (``kernels.delay``,
+    ``kernels.negative_binomial_logp``); ``library``: by PyTensor's ``convolve1d`` and
+    PyMC's ``NegativeBinomial`` instead, rt.live's formulation (the benchmarks' baseline).
+    The same distribution either way.
     """
     inputs = model_inputs(data) if inputs is None else inputs
     days = pt.as_tensor_variable(inputs["weighted_days"])
-    test_adjusted_positive = pm.Deterministic(
-        "test_adjusted_positive",
-        convolve1d(infections, pt.as_tensor_variable(p_delay), mode="full")[: len(data.dates)],
-        dims="date",
-    )
+    p_delay = pt.as_tensor_variable(p_delay)
+    # infections cover the model's days; the library's full convolution runs past them.
+    if library:
+        delayed = convolve1d(infections, p_delay, mode="full")[: len(data.dates)]
+    else:
+        delayed = delay(infections, p_delay)
+    test_adjusted_positive = pm.Deterministic("test_adjusted_positive", delayed, dims="date")
     alpha = pm.Gamma("alpha", mu=ALPHA_MU, sigma=ALPHA_SIGMA)
     mu = pt.as_tensor_variable(inputs["weighted_exposure"]) * test_adjusted_positive[days]
-    pm.NegativeBinomial("positive", mu=mu, alpha=alpha, observed=inputs["observed_positive"])
+    observed = inputs["observed_positive"]
+    if library:
+        pm.NegativeBinomial("positive", mu=mu, alpha=alpha, observed=observed)
+    else:
+        pm.CustomDist(
+            "positive",
+            mu,
+            alpha,
+            dist=_negative_binomial,
+            logp=lambda value, mu, alpha: negative_binomial_logp(value, mu, alpha),
+            observed=observed,
+        )
+
+
+def _negative_binomial(mu, alpha, size):
+    """The likelihood's distribution, for drawing from the model (its log density is
+    ``kernels.negative_binomial_logp``)."""
+    return pm.NegativeBinomial.dist(mu=mu, alpha=alpha, size=size)
 
 
 # The names of the model's data inputs (``pm.Data``), as ``model_inputs`` returns them.

@@ -75,6 +75,20 @@ def test_cached_entry_points_give_nutpie_s_own_draws():
     np.testing.assert_array_equal(a.sample_stats["logp"].values, b.sample_stats["logp"].values)
 
 
+@pytest.mark.slow
+def test_the_same_model_built_again_has_the_same_cache_key():
+    # A graph whose rewrites depend on object order (ids) gets a new key now and then, and a
+    # process then misses the disk cache; five builds in one process catch that most times.
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    length = m.padded_length(45)
+    keys = set()
+    for _ in range(5):
+        built = compiled.compile_model(m.template(length))
+        keys.add(CACHED_SRC_FUNCTIONS.get(built.logp_func.vm.jit_fn.py_func))
+    assert len(keys) == 1 and None not in keys
+
+
 _CHILD = """
 import json, sys
 import numpy as np, nutpie

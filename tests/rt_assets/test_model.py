@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import pytest
@@ -258,3 +259,68 @@ def test_a_reused_compiled_model_gives_the_posterior_of_a_fresh_one():
     assert reused.posterior.attrs["compiled_model_reused"] == 1
     np.testing.assert_array_equal(fresh.posterior["r_t"].values, reused.posterior["r_t"].values)
     np.testing.assert_array_equal(fresh.constant_data["positive"], reused.constant_data["positive"])
+
+
+@pytest.mark.parametrize("days", [40, 90])  # shorter and longer than the 66-day delay
+def test_delay_op_is_the_cut_full_convolution_and_has_its_gradient(days):
+    rng = np.random.default_rng(2)
+    y = rng.uniform(1.0, 50.0, days)
+    p = m.load_p_delay()
+    np.testing.assert_allclose(m.delay(y, p).eval(), np.convolve(y, p)[:days], rtol=1e-12)
+    pytensor.gradient.verify_grad(m.delay, [y, rng.uniform(0.0, 0.1, 70)], rng=rng)
+
+
+def test_negative_binomial_op_is_pymc_s_likelihood_and_has_its_gradient():
+    rng = np.random.default_rng(4)
+    value = np.array([0, 1, 7, 250, 31_000, 4])
+    mu = np.array([0.5, 3.0, 6.5, 180.0, 29_000.0, 40.0])
+    for alpha in (0.3, 6.0):
+        expected = pm.logp(pm.NegativeBinomial.dist(mu=mu, alpha=alpha), value).eval()
+        got = m.negative_binomial_logp(value, mu, alpha).eval()
+        np.testing.assert_allclose(got, expected, rtol=1e-10)
+    # Past PyMC's switch to the Poisson limit (alpha > 1e10); PyMC's own value there carries
+    # the round-off of its (n, p) parametrisation (~1e-7), so SciPy's Poisson is the reference.
+    got = m.negative_binomial_logp(value, mu, 2e10).eval()
+    np.testing.assert_allclose(got, stats.poisson.logpmf(value, mu), rtol=1e-12)
+    # The gradient: PyTensor's own of PyMC's graph, and finite differences (on small counts:
+    # on 31,000 they lose the digits the tolerance needs).
+    mu_, alpha_ = pt.dvector("mu"), pt.dscalar("alpha")
+    pymc_logp = pm.logp(pm.NegativeBinomial.dist(mu=mu_, alpha=alpha_), value).sum()
+    ours = m.negative_binomial_logp(value, mu_, alpha_).sum()
+    grads = pytensor.function(
+        [mu_, alpha_], pt.grad(pymc_logp, [mu_, alpha_]) + pt.grad(ours, [mu_, alpha_])
+    )(mu, 6.0)
+    for expected, got in zip(grads[:2], grads[2:], strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-8)  # alpha: a sum of 6 terms
+    pytensor.gradient.verify_grad(
+        lambda mu_, alpha_: m.negative_binomial_logp(value[:4], mu_, alpha_),
+        [mu[:4], np.array(6.0)],
+        rng=rng,
+    )
+    # Out of the support: -inf, as PyMC's.
+    assert np.all(np.isneginf(m.negative_binomial_logp(value, mu, -1.0).eval()))
+    assert np.all(np.isneginf(m.negative_binomial_logp(value, mu * 0.0, 6.0).eval()))
+    assert np.isneginf(m.negative_binomial_logp(np.array([-1, 2]), mu[:2], 6.0).eval()[0])
+
+
+def test_kernels_give_the_library_formulation_s_log_density_and_gradient():
+    """The product's observation model against rt.live's (PyTensor's convolution, PyMC's
+    NegativeBinomial): the same log density and gradient, compiled as nutpie compiles."""
+    from pymc.pytensorf import join_nonshared_inputs
+
+    data = m.prepare(_observed(120))
+    x = np.random.default_rng(5).normal(0.0, 0.1, len(data.dates) + 2)  # log_r_t, seed, alpha
+    results = []
+    for library in (True, False):
+        with pm.Model(coords=m.model_coords(data)) as model:
+            r_t = m.centred_log_rt_walk()
+            seed = pm.Exponential("seed", lam=m.SEED_LAM)
+            infections = m.renewal(r_t, seed[None], pt.constant(m.generation_time()))
+            m.observation_model(data, infections, m.load_p_delay(), library=library)
+        outputs, joined = join_nonshared_inputs(
+            model.initial_point(), [model.logp(), model.dlogp()], model.value_vars
+        )
+        results.append(pytensor.function([joined], outputs, mode="NUMBA")(x))
+    (logp_library, grad_library), (logp, grad) = results
+    np.testing.assert_allclose(logp, logp_library, rtol=1e-12)
+    np.testing.assert_allclose(grad, grad_library, rtol=1e-9, atol=1e-9)
