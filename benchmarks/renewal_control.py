@@ -119,13 +119,17 @@ def _build_with(renewal_of, library: bool = False) -> callable:
 
 build_tapped_scan = _build_with(lambda r, s, n: tapped_renewal(r, s, m.generation_time()))
 build_buffered_scan = _build_with(lambda r, s, n: buffered_renewal(r, s, m.generation_time(), n))
+
+
 # The product's model, unpadded (the scans' length), and the same with the library's delay
 # (convolve1d) and PyMC's NegativeBinomial: the product's model before the delay and the
 # likelihood became kernels too.
-build_op = _build_with(lambda r, s, n: m.renewal(r, s, pt.constant(m.generation_time())))
-build_op_library = _build_with(
-    lambda r, s, n: m.renewal(r, s, pt.constant(m.generation_time())), library=True
-)
+def _op_renewal(r, seed, n):
+    return m.renewal(r, seed, pt.constant(m.generation_time()))
+
+
+build_op = _build_with(_op_renewal)
+build_op_library = _build_with(_op_renewal, library=True)
 
 
 # name -> (model builder, PyTensor backends to compile it with)

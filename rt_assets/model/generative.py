@@ -102,7 +102,7 @@ def observation_model(
             mu,
             alpha,
             dist=_negative_binomial,
-            logp=lambda value, mu, alpha: negative_binomial_logp(value, mu, alpha),
+            logp=negative_binomial_logp,
             observed=observed,
         )
 
