@@ -101,7 +101,7 @@ def fit(
     )
     diag = convergence(idata)
     # Stored with the posterior (JSON text: netCDF attributes are flat), so that the step's
-    # metadata need not compute it again (about 1.6 s for a year-long series).
+    # metadata need not compute it again.
     idata.posterior.attrs["convergence"] = json.dumps(diag)
     log.info(
         "%s: sampled in %.1f s; max r_hat %.3f, min ESS bulk %.0f tail %.0f, %d divergences",
