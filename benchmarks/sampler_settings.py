@@ -2,11 +2,17 @@
 
     uv run python -m benchmarks sampler_settings [--states VT,CA] [--run-date 2021-03-07]
 
-The model is the product's (numba renewal Op); only the sampler settings change, from
+The model is the product's, compiled as ``fit`` has it; only the sampler settings change, from
 rt.live's (diagonal mass matrix, tune 700, target_accept 0.95) to the `full` preset
 (low-rank mass matrix, tune 300, target_accept 0.9, 1000 draws). Prints per setting:
-sampling wall time, CPU time, mean leapfrog steps per draw, min bulk/tail ESS of r_t,
-max r_hat, divergences, ESS/s of sampling and its ratio to the first row's.
+sampling wall time, CPU time, mean leapfrog steps per draw, leapfrog steps in tuning and
+in all (the CPU cost that does not depend on the machine's load), min bulk/tail ESS of
+r_t, max r_hat, divergences, ESS/s of sampling and its ratio to the first row's.
+
+``--adaptation`` instead starts from the `full` preset and changes one of nutpie's
+adaptation settings at a time (mass matrix window lengths, step size adaptation,
+regularisation, target_accept): measured 2026-12-03, none kept
+(docs/performance.md, "Sampler adaptation settings").
 """
 
 import argparse
@@ -18,6 +24,9 @@ from pathlib import Path
 from benchmarks import _data
 from rt_assets import model as m
 from rt_assets.logs import quiet_model_compilation
+from rt_assets.model.data import prepare
+from rt_assets.model.generative import model_inputs, padded_length
+from rt_assets.model.sampling import compiled_model
 
 quiet_model_compilation()  # this benchmark compiles the model in this process
 
@@ -38,23 +47,39 @@ SETTINGS = {
 }
 
 
+FULL = dict(tune=300, draws=1000, target_accept=0.9, low_rank_modified_mass_matrix=True)
+ADAPTATION = {
+    "full": FULL,
+    "mass_matrix_switch_freq 40": {**FULL, "mass_matrix_switch_freq": 40},
+    "mass_matrix_switch_freq 160": {**FULL, "mass_matrix_switch_freq": 160},
+    "early_window_switch_freq 5": {**FULL, "early_window_switch_freq": 5},
+    "early_window_switch_freq 20": {**FULL, "early_window_switch_freq": 20},
+    "step_size_adapt_method adam": {**FULL, "step_size_adapt_method": "adam"},
+    "mass_matrix_gamma 1e-3": {**FULL, "mass_matrix_gamma": 1e-3},
+    "target_accept 0.85": {**FULL, "target_accept": 0.85},
+    "target_accept 0.8": {**FULL, "target_accept": 0.8},
+}
+
+
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
-def run_state(region: str, run_date: str, seed: int) -> list[dict]:
+def run_state(region: str, run_date: str, seed: int, settings_by_name: dict) -> list[dict]:
     import nutpie
 
-    model = m.build_model(_data.observed(region, run_date))
+    # The model as the product samples it: compiled once for its padded length, the state's
+    # data as inputs (rt_assets.model.sampling.fit).
+    data = prepare(_data.observed(region, run_date))
     started = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    compiled = compiled_model(padded_length(len(data.dates))).with_data(**model_inputs(data))
     print(f"{region}: compiled in {time.perf_counter() - started:.1f} s", flush=True)
     rows = []
-    for name, settings in SETTINGS.items():
+    for name, settings in settings_by_name.items():
         wall, cpu = time.perf_counter(), _cpu()
         idata = nutpie.sample(
-            compiled, chains=4, cores=4, seed=seed, save_warmup=False, progress_bar=False,
+            compiled, chains=4, cores=4, seed=seed, save_warmup=True, progress_bar=False,
             **settings,
         )  # fmt: skip
         wall, cpu = time.perf_counter() - wall, _cpu() - cpu
@@ -66,6 +91,10 @@ def run_state(region: str, run_date: str, seed: int) -> list[dict]:
                 "sampling_s": wall,
                 "cpu_s": cpu,
                 "steps_per_draw": float(idata.sample_stats["n_steps"].mean()),
+                "tune_steps": int(idata.warmup_sample_stats["n_steps"].sum()),
+                "steps": int(
+                    idata.warmup_sample_stats["n_steps"].sum() + idata.sample_stats["n_steps"].sum()
+                ),
                 "ess_per_s": diag["min_ess_bulk"] / wall,
                 **diag,
             }
@@ -77,7 +106,8 @@ def run_state(region: str, run_date: str, seed: int) -> list[dict]:
 def _row(r: dict, first: dict) -> str:
     return (
         f"| {r['region']} | {r['setting']} | {r['sampling_s']:.1f} | {r['cpu_s']:.1f} | "
-        f"{r['steps_per_draw']:.0f} | {r['min_ess_bulk']:.0f} / {r['min_ess_tail']:.0f} | "
+        f"{r['steps_per_draw']:.0f} | {r['tune_steps']} | {r['steps']} | "
+        f"{r['min_ess_bulk']:.0f} / {r['min_ess_tail']:.0f} | "
         f"{r['max_rhat']:.3f} | {r['divergences']} | {r['ess_per_s']:.0f} | "
         f"{r['ess_per_s'] / first['ess_per_s']:.1f} |"
     )
@@ -88,15 +118,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--states", default="VT,CA")
     parser.add_argument("--run-date", default="2021-03-07")
     parser.add_argument("--seed", type=int, default=20210307)
+    parser.add_argument(
+        "--adaptation", action="store_true", help="the `full` preset and one change at a time"
+    )
     args = parser.parse_args(argv)
+    settings = ADAPTATION if args.adaptation else SETTINGS
     print(
-        "| state | setting | sampling s | CPU s | steps/draw | ESS bulk / tail | max r_hat "
-        "| div | ESS/s | ratio |\n|---|---|---|---|---|---|---|---|---|---|",
+        "| state | setting | sampling s | CPU s | steps/draw | tuning steps | steps | "
+        "ESS bulk / tail | max r_hat | div | ESS/s | ratio |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         flush=True,
     )
     rows = []
     for region in args.states.split(","):
-        rows += run_state(region, args.run_date, args.seed)
+        rows += run_state(region, args.run_date, args.seed, settings)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "sampler_settings.json").write_text(json.dumps(rows, indent=1))
     return 0
