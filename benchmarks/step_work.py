@@ -63,8 +63,8 @@ def _netcdf(idata: az.InferenceData, compress: bool, repeat: int) -> tuple[float
     return write, read, len(data)
 
 
-def run_state(region: str, run_date: str, repeat: int) -> str:
-    idata = m.fit(_data.observed(region, run_date), "full", seed=m.rt_seed(run_date, region))
+def run_state(region: str, run_date: str, repeat: int, preset: str = "full") -> str:
+    idata = m.fit(_data.observed(region, run_date), preset, seed=m.rt_seed(run_date, region))
     old_s, old = _best(lambda: _arviz_convergence(idata), repeat)
     new_s, new = _best(lambda: m.convergence(idata), repeat)
     for key, value in old.items():
@@ -86,6 +86,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--states", default="VT,CA,NY")
     parser.add_argument("--run-date", default="2021-03-07")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--preset", default="full", help="the fit's sampler preset")
     args = parser.parse_args(argv)
     print(
         "| state | dates | diagnostics s, ArviZ → product | write s, zlib → plain | "
@@ -93,5 +94,5 @@ def main(argv: list[str]) -> int:
         flush=True,
     )
     for region in args.states.split(","):
-        print(run_state(region, args.run_date, args.repeat), flush=True)
+        print(run_state(region, args.run_date, args.repeat, args.preset), flush=True)
     return 0
