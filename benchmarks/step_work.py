@@ -1,6 +1,7 @@
 """The per-state work around the sampler: convergence diagnostics and storing the posterior.
 
-    uv run python -m benchmarks step_work [--states VT,CA,NY] [--repeat 3]
+    uv run python -m benchmarks step_work [--states VT,CA,NY] [--run-date 2021-03-07]
+                                          [--repeat 3] [--preset full]
 
 Fits each state once with the `full` preset (run date 2021-03-07, ~370 days, 4 x 1000
 draws), then times, on that posterior, what every state's inference step and its check

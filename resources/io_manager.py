@@ -79,8 +79,8 @@ def _csv_loads(data: bytes) -> Any:
 
 def _netcdf_dumps(idata: Any) -> bytes:
     # netCDF/HDF5 writers need a real file; write to a private temp file. Uncompressed:
-    # MCMC draws are noise to zlib, which saved 7% of the bytes for 5x the time of a write
-    # and 3x of a read (docs/performance.md, "The steps around the sampler").
+    # MCMC draws are noise to zlib, which saved 6% of the bytes for 5-10x the time of a
+    # write and 2-3x of a read (docs/performance.md, "The steps around the sampler").
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "idata.nc")
         idata.to_netcdf(path, engine="h5netcdf", compress=False)

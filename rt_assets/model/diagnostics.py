@@ -98,7 +98,7 @@ def _ess(x: np.ndarray) -> np.ndarray:
     in_sum = np.arange(last + 1)[:, None] < taken
     even = rho[2 * taken, columns]
     kept = (pairs[taken, columns] >= 0) | (even > 0)
-    end = np.where(taken == 0, 1.0, np.where(kept, even, 0.0))
+    end = np.where(kept, even, 0.0)  # with no pair taken: rho[0] = 1
     tau = -1.0 + 2.0 * np.where(in_sum, monotone, 0.0).sum(axis=0) + end
     tau = np.maximum(tau, 1.0 / np.log10(total))
     ess = total / tau
@@ -116,15 +116,26 @@ def rank_diagnostics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     tail's (the same of the distance to the median). Bulk ESS: of the bulk's normal scores.
     Tail ESS: the smaller ESS of the indicators of the 5% and 95% quantiles.
     """
+    chains, draws, n = x.shape
+    if draws < 4:  # ArviZ's minimum for every estimator
+        return np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     split = _split_chains(x)
     z_bulk = _z_scale(split)
-    folded = np.abs(split - np.median(split.reshape(-1, split.shape[2]), axis=0))
-    rhat = np.maximum(_rhat(z_bulk), _rhat(_z_scale(folded)))
-    flat = x.reshape(-1, x.shape[2])
+    folded = np.abs(split - np.median(split.reshape(-1, n), axis=0))
+    bulk_rhat, tail_rhat = _rhat(z_bulk), _rhat(_z_scale(folded))
+    # ArviZ takes Python's max(bulk, tail): the bulk's value where the tail's is NaN.
+    rhat = np.where(np.isnan(tail_rhat), bulk_rhat, np.maximum(bulk_rhat, tail_rhat))
+    if chains < 2:  # r_hat compares chains: ArviZ's needs two
+        rhat[:] = np.nan
+    flat = x.reshape(-1, n)
     quantile_ess = (
         _ess(_split_chains((x <= np.quantile(flat, p, axis=0)).astype(float))) for p in (0.05, 0.95)
     )
-    return rhat, _ess(z_bulk), np.minimum(*quantile_ess)
+    ess_bulk, ess_tail = _ess(z_bulk), np.minimum(*quantile_ess)
+    with_nan = np.isnan(x).any(axis=(0, 1))  # ArviZ gives NaN for a variable with a NaN draw
+    for values in (rhat, ess_bulk, ess_tail):
+        values[with_nan] = np.nan
+    return rhat, ess_bulk, ess_tail
 
 
 def gate(diag: dict[str, Any], preset: SamplerPreset | str) -> list[str]:

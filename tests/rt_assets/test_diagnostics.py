@@ -37,6 +37,8 @@ def _ar1(phi: float, chains: int, draws: int, k: int, seed: int) -> np.ndarray:
 def _cases() -> dict[str, np.ndarray]:
     constant = _ar1(0.3, 4, 100, 5, seed=6)
     constant[..., 2] = 3.0
+    with_nan = _ar1(0.5, 4, 50, 6, seed=11)
+    with_nan[1, 7, 3] = np.nan
     return {
         "autocorrelated": _ar1(0.95, 4, 1000, 40, seed=1),
         "anti-correlated, odd draws": _ar1(-0.7, 4, 501, 40, seed=2),
@@ -45,6 +47,11 @@ def _cases() -> dict[str, np.ndarray]:
         "chains apart": _ar1(0.9, 4, 200, 20, seed=5) + np.arange(4)[:, None, None],
         "ties": np.round(_ar1(0.3, 4, 300, 20, seed=7), 1),
         "a constant variable": constant,
+        # The positive sequence runs to the end of a short series with rho[2K] < 0 < pair K.
+        "short, truncated at the end": _ar1(0.8, 4, 19, 30, seed=8),
+        "one chain": _ar1(0.5, 1, 100, 10, seed=9),
+        "three draws": _ar1(0.5, 4, 3, 5, seed=10),
+        "a NaN draw": with_nan,
     }
 
 
@@ -59,6 +66,7 @@ def test_rank_diagnostics_are_arviz_s(name):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, err_msg=f"{name}: {what}")
 
 
+@pytest.mark.slow  # fits the model
 def test_convergence_of_a_posterior_is_arviz_s():
     # A real posterior of the model (fast preset, 2 chains), not only synthetic chains.
     r_t = pd.Series(1.1, index=pd.date_range("2020-04-01", periods=60, name="date"))
