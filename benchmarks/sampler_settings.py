@@ -88,6 +88,7 @@ def run_state(region: str, run_date: str, seed: int, settings_by_name: dict) -> 
         wall, cpu = time.perf_counter() - wall, _cpu() - cpu
         # The gate's view: the state's own days, without the padding after the last date.
         diag = m.convergence(sampling._tidy(idata, data))
+        tune_steps = int(idata.warmup_sample_stats["n_steps"].sum())
         rows.append(
             {
                 "region": region,
@@ -95,10 +96,8 @@ def run_state(region: str, run_date: str, seed: int, settings_by_name: dict) -> 
                 "sampling_s": wall,
                 "cpu_s": cpu,
                 "steps_per_draw": float(idata.sample_stats["n_steps"].mean()),
-                "tune_steps": int(idata.warmup_sample_stats["n_steps"].sum()),
-                "steps": int(
-                    idata.warmup_sample_stats["n_steps"].sum() + idata.sample_stats["n_steps"].sum()
-                ),
+                "tune_steps": tune_steps,
+                "steps": tune_steps + int(idata.sample_stats["n_steps"].sum()),
                 "ess_per_s": diag["min_ess_bulk"] / wall,
                 **diag,
             }

@@ -77,13 +77,13 @@ def _csv_loads(data: bytes) -> Any:
     return pd.read_csv(io.BytesIO(data))
 
 
-def _netcdf_dumps(idata: Any) -> bytes:
-    # netCDF/HDF5 writers need a real file; write to a private temp file. Uncompressed:
-    # MCMC draws are noise to zlib, which saved 6% of the bytes for 5-10x the time of a
-    # write and 2-3x of a read (docs/performance.md, "The steps around the sampler").
+def _netcdf_dumps(idata: Any, compress: bool = False) -> bytes:
+    # netCDF/HDF5 writers need a real file; write to a private temp file. Uncompressed by
+    # default: MCMC draws are noise to zlib, which costs far more time than it saves bytes
+    # (docs/performance.md, "The steps around the sampler"; benchmarks/step_work.py times both).
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "idata.nc")
-        idata.to_netcdf(path, engine="h5netcdf", compress=False)
+        idata.to_netcdf(path, engine="h5netcdf", compress=compress)
         with open(path, "rb") as fh:
             return fh.read()
 

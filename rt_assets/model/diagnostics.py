@@ -43,9 +43,9 @@ def convergence(idata: az.InferenceData, var_name: str = "r_t") -> dict[str, Any
 
 # Rank-normalized split r_hat and ESS (Vehtari, Gelman, Simpson, Carpenter and Bürkner,
 # 2021, "Rank-normalization, folding, and localization"), as ArviZ 0.23 computes them one
-# variable at a time, here over the last axis of a (chain, draw, variable) array at once.
-# ArviZ's per-variable loop cost ~1.7 s for a posterior of ~380 dates, paid by the fit and
-# again by its check.
+# variable at a time, here over the last axis of a (chain, draw, variable) array at once:
+# ArviZ's per-variable loop was most of a state's work outside sampling, paid by the fit and
+# again by its check (docs/performance.md, "The steps around the sampler").
 
 
 def _split_chains(x: np.ndarray) -> np.ndarray:
