@@ -4,15 +4,17 @@
 
 The model is the product's, compiled as ``fit`` has it; only the sampler settings change, from
 rt.live's (diagonal mass matrix, tune 700, target_accept 0.95) to the `full` preset
-(low-rank mass matrix, tune 300, target_accept 0.9, 1000 draws). Prints per setting:
+(low-rank mass matrix, tune 300, target_accept 0.9, 1000 draws, tree depth at most 8).
+Prints per setting:
 sampling wall time, CPU time, mean leapfrog steps per draw, leapfrog steps in tuning and
 in all (the CPU cost that does not depend on the machine's load), min bulk/tail ESS of
 r_t, max r_hat, divergences, ESS/s of sampling and its ratio to the first row's.
 
 ``--adaptation`` instead starts from the `full` preset and changes one of nutpie's
 adaptation settings at a time (mass matrix window lengths, step size adaptation,
-regularisation, target_accept): measured 2026-12-03, none kept
-(docs/performance.md, "Sampler adaptation settings").
+regularisation, target_accept, the tree depth; ``--only`` picks some by name): measured
+2026-12-03, the tree depth cap kept (docs/performance.md, "Sampler adaptation settings",
+"Tree depth capped at 8").
 """
 
 import argparse
@@ -27,12 +29,15 @@ from rt_assets.logs import quiet_model_compilation
 from rt_assets.model import sampling
 from rt_assets.model.data import prepare
 from rt_assets.model.generative import model_inputs, padded_length
+from rt_assets.model.presets import get_preset, nutpie_settings
 
 quiet_model_compilation()  # this benchmark compiles the model in this process
 
 RUN_BY_DEFAULT = False  # ~3 minutes per state; ~5 with --adaptation
 OUT = Path(__file__).parent / "out"
 
+# The `full` preset as nutpie takes it; the benchmark sets chains, cores and seed itself.
+FULL = {k: v for k, v in nutpie_settings(get_preset("full")).items() if k != "chains"}
 SETTINGS = {
     "rt.live's (diag, tune 700, draws 500, ta 0.95)": dict(tune=700, draws=500, target_accept=0.95),
     "+ low-rank mass matrix": dict(
@@ -41,13 +46,12 @@ SETTINGS = {
     "+ target_accept 0.9": dict(
         tune=700, draws=500, target_accept=0.9, low_rank_modified_mass_matrix=True
     ),
-    "+ tune 300, draws 1000 (= full)": dict(
+    "+ tune 300, draws 1000": dict(
         tune=300, draws=1000, target_accept=0.9, low_rank_modified_mass_matrix=True
     ),
+    "+ maxdepth 8 (= full)": FULL,
 }
 
-
-FULL = dict(tune=300, draws=1000, target_accept=0.9, low_rank_modified_mass_matrix=True)
 ADAPTATION = {
     "full": FULL,
     "mass_matrix_switch_freq 40": {**FULL, "mass_matrix_switch_freq": 40},
@@ -58,6 +62,19 @@ ADAPTATION = {
     "mass_matrix_gamma 1e-3": {**FULL, "mass_matrix_gamma": 1e-3},
     "target_accept 0.85": {**FULL, "target_accept": 0.85},
     "target_accept 0.8": {**FULL, "target_accept": 0.8},
+    # The cap on the tree depth (docs/performance.md, "Tree depth capped at 8"): `full`
+    # before 2026-12-03 was nutpie's default, depth 10.
+    "maxdepth 10": {**FULL, "maxdepth": 10},
+    "maxdepth 7": {**FULL, "maxdepth": 7},
+    "maxdepth 7 + draws 1200": {**FULL, "maxdepth": 7, "draws": 1200},
+    "maxdepth 6": {**FULL, "maxdepth": 6},
+    "maxdepth 6 + target_accept 0.85": {**FULL, "maxdepth": 6, "target_accept": 0.85},
+    "maxdepth 7 + target_accept 0.85 + draws 700": {
+        **FULL,
+        "maxdepth": 7,
+        "target_accept": 0.85,
+        "draws": 700,
+    },
 }
 
 
@@ -124,8 +141,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--adaptation", action="store_true", help="the `full` preset and one change at a time"
     )
+    parser.add_argument(
+        "--only", default="", help="comma-separated setting names to run (default: all)"
+    )
     args = parser.parse_args(argv)
     settings = ADAPTATION if args.adaptation else SETTINGS
+    if args.only:
+        wanted = [name.strip() for name in args.only.split(",")]
+        unknown = sorted(set(wanted) - set(settings))
+        if unknown:
+            parser.error(f"unknown settings {unknown}; known: {sorted(settings)}")
+        settings = {name: settings[name] for name in wanted}
     print(
         "| state | setting | sampling s | CPU s | steps/draw | tuning steps | steps | "
         "ESS bulk / tail | max r_hat | div | ESS/s | ratio |\n"

@@ -94,8 +94,7 @@ def sample(observed: pd.DataFrame, seed: int, tune: int, previous=None) -> tuple
     full = m.get_preset("full")
     started = time.perf_counter()
     raw = nutpie.sample(
-        compiled, draws=full.draws, tune=tune, chains=full.chains, cores=full.chains, seed=seed,
-        target_accept=full.target_accept, low_rank_modified_mass_matrix=full.low_rank,
+        compiled, **{**m.nutpie_settings(full), "tune": tune}, cores=full.chains, seed=seed,
         save_warmup=True, progress_bar=False,
     )  # fmt: skip
     wall = time.perf_counter() - started

@@ -78,7 +78,14 @@ from rt_assets.model.kernels import (
     negative_binomial_logp,
     renewal,
 )
-from rt_assets.model.presets import DEFAULT_PRESET, PRESETS, SamplerPreset, as_preset, get_preset
+from rt_assets.model.presets import (
+    DEFAULT_PRESET,
+    PRESETS,
+    SamplerPreset,
+    as_preset,
+    get_preset,
+    nutpie_settings,
+)
 from rt_assets.model.sampling import (
     POSTERIOR_VARS,
     compiled_model,
@@ -131,6 +138,7 @@ __all__ = [
     "model_coords",
     "model_inputs",
     "negative_binomial_logp",
+    "nutpie_settings",
     "observation_model",
     "padded_length",
     "peak_rss_mib",

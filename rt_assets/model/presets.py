@@ -29,9 +29,18 @@ PRESETS: dict[str, SamplerPreset] = {
     # tail ESS > 400, no divergences). With the low-rank mass matrix, 300 tuning steps
     # are enough (rt.live tuned 700). 600 draws gave ESS ~1000 but a max r_hat over the
     # ~370 days of 1.011 on AR and CT; 1000 draws give 1.004 there
-    # (benchmarks/results/2026-11-21-daily-run.md).
+    # (benchmarks/results/2026-11-21-daily-run.md). A draw's tree is depth 5; capping the
+    # depth at 8 bounds the longest trajectories of early tuning (docs/performance.md,
+    # "Tree depth capped at 8").
     "full": SamplerPreset(
-        "full", chains=4, tune=300, draws=1000, target_accept=0.9, low_rank=True, strict_gate=True
+        "full",
+        chains=4,
+        tune=300,
+        draws=1000,
+        target_accept=0.9,
+        maxdepth=8,
+        low_rank=True,
+        strict_gate=True,
     ),
     # rt.live's exact settings (diagonal mass matrix), for comparison with the baseline.
     "rtlive": SamplerPreset("rtlive", chains=4, tune=700, draws=200, target_accept=0.95),
@@ -53,6 +62,18 @@ def get_preset(name: str = DEFAULT_PRESET) -> SamplerPreset:
         raise ValueError(
             f"unknown sampler preset {name!r}; known presets: {', '.join(sorted(PRESETS))}"
         ) from None
+
+
+def nutpie_settings(preset: SamplerPreset) -> dict:
+    """The preset as ``nutpie.sample``'s keyword arguments (all but seed, cores, storage)."""
+    return {
+        "draws": preset.draws,
+        "tune": preset.tune,
+        "chains": preset.chains,
+        "target_accept": preset.target_accept,
+        "maxdepth": preset.maxdepth,
+        "low_rank_modified_mass_matrix": preset.low_rank,
+    }
 
 
 def as_preset(preset: SamplerPreset | str) -> SamplerPreset:

@@ -17,7 +17,7 @@ from rt_assets.model.compiled import compile_model, entry_points_cached
 from rt_assets.model.data import PreparedData, prepare
 from rt_assets.model.diagnostics import convergence
 from rt_assets.model.generative import model_inputs, padded_length, template
-from rt_assets.model.presets import DEFAULT_PRESET, SamplerPreset, as_preset
+from rt_assets.model.presets import DEFAULT_PRESET, SamplerPreset, as_preset, nutpie_settings
 
 log = logging.getLogger("rt_assets.model")
 
@@ -73,14 +73,9 @@ def fit(
     log.info("%s: compiled model %s in %.1f s, sampling", region or "?", how, compiled_at - started)
     idata = nutpie.sample(
         compiled,
-        draws=preset.draws,
-        tune=preset.tune,
-        chains=preset.chains,
+        **nutpie_settings(preset),
         cores=cores,
         seed=seed,
-        target_accept=preset.target_accept,
-        maxdepth=preset.maxdepth,
-        low_rank_modified_mass_matrix=preset.low_rank,
         save_warmup=False,
         progress_bar=False,
     )

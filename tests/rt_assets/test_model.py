@@ -1,5 +1,6 @@
 """The rt.live generative model: structure, gradient, recovery of a known Rt, determinism."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -212,6 +213,20 @@ def test_fit_output_contract(recovery):
     assert diag["max_rhat"] <= 1.1 and diag["min_ess_bulk"] > 50
     # The fit's own diagnostics travel with the posterior (the step's metadata reads them).
     assert json.loads(post.attrs["convergence"]) == diag
+
+
+@pytest.mark.slow
+def test_the_preset_s_tree_depth_cap_reaches_the_sampler():
+    observed = m.simulate(_true_r()[:60], tests=8000.0, rng=2)[["positive", "total", "excluded"]]
+    tiny = m.get_preset("tiny")
+    uncapped = m.fit(observed, tiny, seed=5)
+    capped = m.fit(observed, dataclasses.replace(tiny, maxdepth=2), seed=5)
+    # Unconverged tiny fits take deep trees; the cap holds every draw's tree to depth 2,
+    # at most 2**2 leapfrog steps.
+    assert int(uncapped.sample_stats["n_steps"].max()) > 4
+    assert int(capped.sample_stats["n_steps"].max()) <= 4
+    assert "'maxdepth': 2" in capped.posterior.attrs["preset_settings"]
+    assert m.nutpie_settings(m.get_preset("full"))["maxdepth"] == m.get_preset("full").maxdepth
 
 
 @pytest.mark.slow
