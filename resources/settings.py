@@ -207,7 +207,8 @@ RT_SAMPLER_PRESET = Setting(
 )  # fmt: skip
 RT_SAMPLER_CORES = Setting(
     "RT_SAMPLER_CORES", "int >= 0", 0,
-    "threads one fit uses for its chains; 0: one per chain (the result is the same)",
+    "threads one fit uses for its chains; 0: one per chain, in the daily run's workers their "
+    "share of the CPUs (the result is the same)",
     (PER_RUN,), integer_at_least(0),
 )  # fmt: skip
 RT_SITE_DIST = Setting(
@@ -481,5 +482,6 @@ def sampler_preset_name() -> str:
 
 
 def sampler_cores() -> int:
-    """`RT_SAMPLER_CORES`: threads one fit may use for its chains; 0 is one per chain."""
+    """`RT_SAMPLER_CORES`: threads one fit may use for its chains; 0 is the default rule
+    (one per chain; in the daily run's workers, their share of the CPUs)."""
     return get(RT_SAMPLER_CORES)

@@ -24,8 +24,11 @@ from typing import Any
 
 import dagster as dg
 
+from resources.cpus import usable_cpus
+from resources.settings import sampler_cores, sampler_preset_name
 from rt_assets import jobs, phases
 from rt_assets.logs import configure_logging, dagster_console_level
+from rt_assets.model.presets import chain_threads, get_preset
 from rt_assets.partitions import date_state_key
 from rt_assets.progress import Progress, ProgressCallback
 from rt_assets.resources import rt_resources
@@ -107,9 +110,27 @@ def _materialize(phase: str, partition_key: str, instance, resources, run_config
     )
 
 
-def sampler_config(preset: str | None) -> dict[str, Any]:
-    """Run config choosing the ``rt_sampler`` resource's preset; empty for its default."""
-    return {"resources": {"rt_sampler": {"config": {"preset": preset}}}} if preset else {}
+def sampler_config(preset: str | None, threads: int | None = None) -> dict[str, Any]:
+    """Run config of the ``rt_sampler`` resource: the preset and the threads of one fit's
+    chains, each only where given (else the resource's default); empty if neither is."""
+    config = {"preset": preset} if preset else {}
+    if threads:
+        config["cores"] = threads
+    return {"resources": {"rt_sampler": {"config": config}}} if config else {}
+
+
+def worker_threads(preset: str | None, at_once: int, cpus: int | None = None) -> int | None:
+    """Threads for each fit's chains when ``at_once`` states sample at once on this machine:
+    ``chain_threads`` of the preset's chains and ``cpus`` (default: the CPUs this process
+    may use). None where ``RT_SAMPLER_CORES`` sets them, where one state runs at a time,
+    or where the preset is unknown (the inference step then says so)."""
+    if at_once < 2 or sampler_cores():
+        return None
+    try:
+        chains = get_preset(preset or sampler_preset_name()).chains
+    except ValueError:
+        return None
+    return chain_threads(chains, cpus or usable_cpus(), at_once)
 
 
 def _state_run(job: tuple, instance: dg.DagsterInstance, resources: dict) -> tuple:
@@ -263,7 +284,9 @@ def run_daily(
         return out
 
     at_once = min(parallel_states, len(states)) if instance.is_persistent else 1
+    threads = worker_threads(sampler_preset, at_once)
     how = f", {at_once} at a time" if at_once > 1 else ""
+    how += f", each state's chains on {threads} thread(s)" if threads else ""
     progress(Progress("phase", 2, message=f"inference for {len(states)} states{how}"))
     _run_states(
         run_date,
@@ -273,7 +296,7 @@ def run_daily(
         parallel_states,
         out,
         progress,
-        sampler_config(sampler_preset),
+        sampler_config(sampler_preset, threads),
     )
     progress(Progress("phase", 3, message=f"national CSV, staging, promotion for {run_date}"))
     result = run_publication(run_date, instance, resources, approve_warnings)

@@ -49,7 +49,6 @@ from lake_assets.cleaning.stream import (
     parquet_bytes,
     silver_writer,
     to_pandas,
-    usable_cpus,
 )
 
 __all__ = [
@@ -80,5 +79,4 @@ __all__ = [
     "silver_writer",
     "to_pandas",
     "type_batch",
-    "usable_cpus",
 ]

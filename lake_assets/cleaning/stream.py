@@ -1,7 +1,7 @@
 """Streaming a raw year to a silver Parquet file on every core (``clean_to_parquet``).
 
 Owns the pipeline: blocks of lines parsed and typed on a thread pool sized by
-``usable_cpus`` (cgroup quota aware), absorbed in file order by one
+``resources.cpus.usable_cpus`` (cgroup quota aware), absorbed in file order by one
 ``SilverCleaner``, and written by one Parquet writer thread; ``StreamResult``
 (counts, quarantine, a silver sample); and the helpers that hand tables on
 (``parquet_bytes``, ``to_pandas``).
@@ -10,8 +10,6 @@ Owns the pipeline: blocks of lines parsed and typed on a thread pool sized by
 from __future__ import annotations
 
 import itertools
-import math
-import os
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,29 +30,12 @@ from lake_assets.cleaning.csv_read import (
 )
 from lake_assets.cleaning.silver import SilverCleaner, check_silver_schema
 from lake_assets.schema import CANONICAL_COLUMNS, QUARANTINE_SCHEMA, SILVER_SCHEMA
+from resources.cpus import usable_cpus
 
 # Raw text handed to one parsing thread at a time. A few blocks are in flight
 # at once (each ~3x its size once parsed and typed), so memory stays at a few
 # hundred MB whatever the size of the year.
 STREAM_BLOCK_BYTES = 32 << 20
-
-
-def usable_cpus(cgroup_cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
-    """CPUs this process may use: its affinity, capped by a cgroup CPU quota.
-
-    ``os.cpu_count()`` is the node's count; in a pod limited to one CPU on a
-    64-core node, one parsing thread per node CPU would only add memory.
-    """
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cpus = cpus or 1
-    try:
-        with open(cgroup_cpu_max) as fh:
-            quota, period = fh.read().split()[:2]
-        if quota != "max":
-            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return cpus
 
 
 @dataclass

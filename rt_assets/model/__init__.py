@@ -83,6 +83,7 @@ from rt_assets.model.presets import (
     PRESETS,
     SamplerPreset,
     as_preset,
+    chain_threads,
     get_preset,
     nutpie_settings,
 )
@@ -124,6 +125,7 @@ __all__ = [
     "_renewal",
     "_renewal_vjp",
     "as_preset",
+    "chain_threads",
     "build",
     "build_model",
     "centred_log_rt_walk",

@@ -76,5 +76,12 @@ def nutpie_settings(preset: SamplerPreset) -> dict:
     }
 
 
+def chain_threads(chains: int, cpus: int, fits_at_once: int) -> int:
+    """Threads for one fit's chains when ``fits_at_once`` fits share ``cpus`` CPUs: one per
+    chain, at most the fit's share of the CPUs, at least one. The draws do not depend on
+    it (docs/performance.md, "Threads per fit")."""
+    return max(1, min(chains, cpus // max(1, fits_at_once)))
+
+
 def as_preset(preset: SamplerPreset | str) -> SamplerPreset:
     return preset if isinstance(preset, SamplerPreset) else get_preset(preset)

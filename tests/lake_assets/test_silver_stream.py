@@ -22,7 +22,6 @@ from lake_assets.cleaning import (
     line_blocks,
     mapped_line_blocks,
     read_raw,
-    usable_cpus,
 )
 from lake_assets.schema import CSV_HEADER, SILVER_SCHEMA
 from resources.lake_files import CHUNK, copy_stream
@@ -252,16 +251,6 @@ def test_atomic_copy_leaves_nothing_when_the_source_fails(tmp_path):
         LakeStore.write_stream(Failing(b"x" * (CHUNK + 10)), target)
     assert not target.exists()
     assert list((tmp_path / "bronze").iterdir()) == []
-
-
-def test_parsing_threads_follow_the_cgroup_cpu_quota(tmp_path):
-    quota = tmp_path / "cpu.max"
-    quota.write_text("100000 100000\n")  # a pod limited to one CPU
-    assert usable_cpus(str(quota)) == 1
-    quota.write_text("150000 100000\n")
-    assert usable_cpus(str(quota)) == min(2, usable_cpus(str(tmp_path / "none")))
-    quota.write_text("max 100000\n")
-    assert usable_cpus(str(quota)) == usable_cpus(str(tmp_path / "none")) >= 1
 
 
 @pytest.mark.parametrize("order", ["by date", "shuffled"])

@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 from dagster._serdes import serialize_value
 
+from resources.cpus import usable_cpus
 from resources.io_manager import LakeIOManager
 from rt_assets import assets
+from rt_assets.model import chain_threads, get_preset
 from rt_assets.pipeline import ALL_ASSETS, run_daily, run_publication
 from rt_assets.summary import RT_CSV_COLUMNS
 
@@ -41,6 +43,7 @@ def daily(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RT_SAMPLER_PRESET", "fast")
         mp.delenv("COVID_SOURCE", raising=False)
+        mp.delenv("RT_SAMPLER_CORES", raising=False)
         mp.setenv("LAKE_URL", str(lake))
         # A persistent instance, so the two states run in two worker processes that
         # record their runs in it (the path the daily benchmark and production use).
@@ -79,6 +82,17 @@ def test_whole_graph_writes_the_documented_files(daily):
     assert national["date"].max() == "2020-05-14"  # data up to D-1 only
     assert (national["lower_80"] <= national["mean"]).all()
     assert (national["mean"] <= national["upper_80"]).all()
+
+
+def test_the_two_workers_share_the_cpus_between_their_chains(daily):
+    """Two states sample at once: each fit's chains get its share of the CPUs (one thread
+    each on 2 CPUs), passed in each state run's config; the counts and publication runs
+    carry none."""
+    _, instance, result = daily
+    expected = chain_threads(get_preset("fast").chains, usable_cpus(), 2)
+    configs = [instance.get_run_by_id(run_id).run_config for run_id in result.run_ids]
+    threads = [c.get("resources", {}).get("rt_sampler", {}).get("config", {}) for c in configs]
+    assert [t.get("cores") for t in threads] == [None, expected, expected, None]
 
 
 def test_published_msgpack_is_the_documented_document(daily):
