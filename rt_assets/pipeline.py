@@ -286,7 +286,8 @@ def run_daily(
     at_once = min(parallel_states, len(states)) if instance.is_persistent else 1
     threads = worker_threads(sampler_preset, at_once)
     how = f", {at_once} at a time" if at_once > 1 else ""
-    how += f", each state's chains on {threads} thread(s)" if threads else ""
+    if threads:
+        how += f", each state's chains on {threads} thread{'s' if threads > 1 else ''}"
     progress(Progress("phase", 2, message=f"inference for {len(states)} states{how}"))
     _run_states(
         run_date,

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from resources.cpus import usable_cpus
 from rt_assets.daily import parse_states
+from rt_assets.model import chain_threads, get_preset
 
 ROOT = Path(__file__).resolve().parents[2]
 DATE = "2020-05-15"
@@ -30,6 +32,7 @@ def run_command(
     }
     env.pop("COVID_SOURCE", None)
     env.pop("RT_SAMPLER_PRESET", None)
+    env.pop("RT_SAMPLER_CORES", None)
     return subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
@@ -55,7 +58,12 @@ def test_a_day_for_two_states_prints_progress_summary_and_paths(tmp_path):
     progress = [line for line in lines if re.match(r"\[\s*\d+[hms]", line)]
     # Line by line (no terminal): phases, each state's start and end, with counts.
     assert re.search(r"\] phase 1/3: snapshot of the source for 2020-05-15$", progress[0])
-    assert re.search(r"\] phase 2/3: inference for 2 states, 2 at a time$", progress[1])
+    # Each state's chains on its share of the CPUs (one thread each on 2 CPUs).
+    threads = chain_threads(get_preset("fast").chains, usable_cpus(), 2)
+    sampling = f"{threads} thread{'s' if threads > 1 else ''}"
+    assert progress[1].endswith(
+        f"] phase 2/3: inference for 2 states, 2 at a time, each state's chains on {sampling}"
+    ), progress[1]
     for state in ("VT", "NH"):
         assert any(f"] {state} started | " in line for line in progress), out
         assert any(re.search(rf"\] {state} done in \d+", line) for line in progress), out
