@@ -26,6 +26,7 @@ from benchmarks import _data
 from resources.io_manager import CODECS, _netcdf_dumps
 from rt_assets import model as m
 from rt_assets.logs import quiet_model_compilation
+from rt_assets.model.diagnostics import TAIL_QUANTILES
 
 quiet_model_compilation()
 
@@ -46,7 +47,7 @@ def _arviz_convergence(idata: az.InferenceData) -> dict:
     return {
         "max_rhat": float(az.rhat(sub)["r_t"].max()),
         "min_ess_bulk": float(az.ess(sub, method="bulk")["r_t"].min()),
-        "min_ess_tail": float(az.ess(sub, method="tail")["r_t"].min()),
+        "min_ess_tail": float(az.ess(sub, method="tail", prob=TAIL_QUANTILES)["r_t"].min()),
     }
 
 

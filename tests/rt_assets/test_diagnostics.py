@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 from rt_assets import model as m
-from rt_assets.model.diagnostics import rank_diagnostics
+from rt_assets.model.diagnostics import TAIL_QUANTILES, rank_diagnostics
 
 
 def _arviz(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -21,7 +21,8 @@ def _arviz(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (
         az.rhat(ds)["v"].values,
         az.ess(ds, method="bulk")["v"].values,
-        az.ess(ds, method="tail")["v"].values,
+        # The 5% and 95% quantiles (Vehtari et al.): ArviZ 1's default is its ci_prob (0.89).
+        az.ess(ds, method="tail", prob=TAIL_QUANTILES)["v"].values,
     )
 
 
