@@ -74,9 +74,9 @@ def _pipeline(regions: list[str], args: argparse.Namespace) -> list[dict]:
             row["failed"] = result.states_failed[region]
         stored = lake / "rt" / "inference" / args.run_date / f"{region}.nc"
         if stored.exists():
-            import arviz as az
+            import xarray as xr
 
-            idata = az.from_netcdf(stored)
+            idata = xr.load_datatree(stored)
             meta = metadata.get(region, {})
             row.update(m.convergence(idata))
             row.update(
