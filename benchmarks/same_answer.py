@@ -9,6 +9,10 @@ state's summary (``rt_assets.summary.summarize``: mean, median, 80% HDI per date
 timings to ``--out/<label>/``. Run it in two checkouts (the reference with
 ``PYTHONPATH=<its root>``, so that its ``rt_assets`` is the one imported), then
 ``compare`` the two folders. Exit 1 when a state misses either criterion.
+
+``lake`` writes the same files from the summaries a daily run stored in a lake
+(``<lake>/rt/summary/<run date>/<state>.parquet``, e.g. ``benchmarks/out/daily/lake``), so
+that two daily runs (two checkouts, two library stacks) can be compared on every state.
 """
 
 import argparse
@@ -62,6 +66,20 @@ def fit(args: argparse.Namespace) -> int:
         }
         (folder / f"{state}.json").write_text(json.dumps(record, indent=1))
         print(json.dumps(record), flush=True)
+    return 0
+
+
+def from_lake(args: argparse.Namespace) -> int:
+    """Each state's stored summary of ``--run-date`` as ``--out/<label>/<state>.csv``."""
+    folder = args.out / args.label
+    folder.mkdir(parents=True, exist_ok=True)
+    summaries = sorted((args.lake / "rt" / "summary" / args.run_date).glob("*.parquet"))
+    if not summaries:
+        print(f"no summaries for {args.run_date} under {args.lake}", file=sys.stderr)
+        return 1
+    for path in summaries:
+        pd.read_parquet(path).to_csv(folder / f"{path.stem}.csv", index=False)
+    print(f"{len(summaries)} states' summaries written to {folder}")
     return 0
 
 
@@ -119,10 +137,15 @@ def main(argv: list[str]) -> int:
     fitting.add_argument("--preset", default="full")
     fitting.add_argument("--cores", type=int, default=None, help="threads for the chains")
     fitting.add_argument("--out", type=Path, default=OUT)
-    comparing = sub.add_parser("compare", help="compare two folders written by fit")
+    stored = sub.add_parser("lake", help="write the summaries a daily run stored in a lake")
+    stored.add_argument("--label", required=True, help="sub-folder of --out for this lake")
+    stored.add_argument("--lake", type=Path, required=True, help="the lake's root folder")
+    stored.add_argument("--run-date", default="2021-03-07")
+    stored.add_argument("--out", type=Path, default=OUT)
+    comparing = sub.add_parser("compare", help="compare two folders written by fit or lake")
     comparing.add_argument("compare", nargs=2, type=Path, metavar=("REFERENCE", "CANDIDATE"))
     args = parser.parse_args(argv)
-    return fit(args) if args.mode == "fit" else compare(args)
+    return {"fit": fit, "lake": from_lake, "compare": compare}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,30 @@ def test_agreement_refuses_summaries_of_different_dates():
         )
 
 
+def test_two_lakes_summaries_are_compared_state_by_state(tmp_path, capsys):
+    date = "2021-03-07"
+    for label, shift in (("old", 0.0), ("new", 0.01)):
+        folder = tmp_path / label / "rt" / "summary" / date
+        folder.mkdir(parents=True)
+        _summary([1.0 + shift] * 5, [0.9] * 5, [1.1] * 5).to_parquet(folder / "VT.parquet")
+        far = 0.5 if label == "new" else 0.0
+        _summary([1.0 + far] * 5, [0.9 + far] * 5, [1.1 + far] * 5).to_parquet(
+            folder / "CA.parquet"
+        )
+    out = tmp_path / "out"
+    for label in ("old", "new"):
+        argv = ["lake", "--label", label, "--lake", str(tmp_path / label), "--out", str(out)]
+        assert same_answer.main([*argv, "--run-date", date]) == 0
+    assert sorted(p.name for p in (out / "new").iterdir()) == ["CA.csv", "VT.csv"]
+    assert same_answer.main(["compare", str(out / "old"), str(out / "new")]) == 1
+    printed = capsys.readouterr()
+    assert "VT         5              100.0%     0.010           0  ok" in printed.out
+    assert "CA" in printed.out and "MISSED" in printed.out
+    assert "missed the same-answer criteria: CA" in printed.err
+    empty = ["lake", "--label", "x", "--lake", str(tmp_path / "none"), "--out", str(out)]
+    assert same_answer.main(empty) == 1
+
+
 def test_backfill_summary_splits_run_time_into_steps_and_the_rest():
     runs = [
         {"partition": "2020-06-01|VT", "status": "SUCCESS", "launched": 0.0, "start": 5.0,
