@@ -74,9 +74,9 @@ def _pipeline(regions: list[str], args: argparse.Namespace) -> list[dict]:
             row["failed"] = result.states_failed[region]
         stored = lake / "rt" / "inference" / args.run_date / f"{region}.nc"
         if stored.exists():
-            import xarray as xr
+            import arviz as az
 
-            idata = xr.load_datatree(stored)
+            idata = az.from_netcdf(stored)
             meta = metadata.get(region, {})
             row.update(m.convergence(idata))
             row.update(

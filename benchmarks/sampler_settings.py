@@ -40,9 +40,15 @@ OUT = Path(__file__).parent / "out"
 FULL = {k: v for k, v in nutpie_settings(get_preset("full")).items() if k != "chains"}
 SETTINGS = {
     "rt.live's (diag, tune 700, draws 500, ta 0.95)": dict(tune=700, draws=500, target_accept=0.95),
-    "+ low-rank mass matrix": dict(tune=700, draws=500, target_accept=0.95, adaptation="low_rank"),
-    "+ target_accept 0.9": dict(tune=700, draws=500, target_accept=0.9, adaptation="low_rank"),
-    "+ tune 300, draws 1000": dict(tune=300, draws=1000, target_accept=0.9, adaptation="low_rank"),
+    "+ low-rank mass matrix": dict(
+        tune=700, draws=500, target_accept=0.95, low_rank_modified_mass_matrix=True
+    ),
+    "+ target_accept 0.9": dict(
+        tune=700, draws=500, target_accept=0.9, low_rank_modified_mass_matrix=True
+    ),
+    "+ tune 300, draws 1000": dict(
+        tune=300, draws=1000, target_accept=0.9, low_rank_modified_mass_matrix=True
+    ),
     "+ maxdepth 8 (= full)": FULL,
 }
 

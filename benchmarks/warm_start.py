@@ -12,8 +12,7 @@ preset; its posterior is the warm start. Then the run date is fitted:
   draw), then tunes ``T`` steps and draws 1000;
 - ``cold, tune T`` for the shortest ``T``: the control, a shorter tuning alone.
 
-nutpie (0.16.8 to 0.16.11) takes a starting point (the compiled model's
-``initial_point_func``) and no
+nutpie (0.16.8) takes a starting point (the compiled model's ``initial_point_func``) and no
 starting mass matrix, so the warm start carries the position only; the mass matrix is
 adapted from scratch. Prints per variant: sampling wall time, leapfrog steps (= gradient
 evaluations) in tuning and in the draws, their total against the baseline's, the `full`

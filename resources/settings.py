@@ -25,7 +25,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 CODE_SERVER_START = "code-server start"
 PER_RUN = "per run"
@@ -122,7 +124,7 @@ def date_or_open(raw: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class Setting[T]:
+class Setting(Generic[T]):
     """One environment variable: ``default`` is its value when unset (or empty)."""
 
     name: str
@@ -139,7 +141,7 @@ class Setting[T]:
             raise ValueError(f"{self.name}: read must be among {READ_TIMES}, got {self.read}")
 
 
-def get[T](setting: Setting[T]) -> T:
+def get(setting: Setting[T]) -> T:
     """The setting's value now: parsed from the environment, else its default."""
     raw = os.environ.get(setting.name)
     if raw is None or (setting.empty_is_unset and not raw.strip()):

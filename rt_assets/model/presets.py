@@ -72,7 +72,7 @@ def nutpie_settings(preset: SamplerPreset) -> dict:
         "chains": preset.chains,
         "target_accept": preset.target_accept,
         "maxdepth": preset.maxdepth,
-        "adaptation": "low_rank" if preset.low_rank else "diag",
+        "low_rank_modified_mass_matrix": preset.low_rank,
     }
 
 

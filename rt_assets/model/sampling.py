@@ -8,6 +8,7 @@ import time
 import zlib
 from dataclasses import asdict
 
+import arviz as az
 import pandas as pd
 import xarray as xr
 
@@ -34,7 +35,7 @@ def fit(
     seed: int = 0,
     region: str = "",
     cores: int | None = None,
-) -> xr.DataTree:
+) -> az.InferenceData:
     """Build and sample the model for one state; same inputs and seed, same posterior.
 
     ``cores``: threads for the chains (None or 0: the preset's, else one per chain); it
@@ -131,15 +132,15 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _tidy(idata: xr.DataTree, data: PreparedData) -> xr.DataTree:
+def _tidy(idata: az.InferenceData, data: PreparedData) -> az.InferenceData:
     """Keep the named posterior variables, and store the data the model saw."""
-    posterior = idata.posterior.to_dataset()
-    posterior = posterior[[v for v in POSTERIOR_VARS if v in posterior]]
+    posterior = idata.posterior[[v for v in POSTERIOR_VARS if v in idata.posterior]]
     # Drop the padding after the last date (see ``generative.BUCKET_DAYS``).
     posterior = posterior.isel(date=slice(0, len(data.dates)))
     posterior = posterior.assign_coords(date=data.dates.values)
-    stats = idata.sample_stats.to_dataset()
-    stats = stats[[v for v in ("diverging", "tree_depth", "n_steps", "logp") if v in stats]]
+    stats = idata.sample_stats[
+        [v for v in ("diverging", "tree_depth", "n_steps", "logp") if v in idata.sample_stats]
+    ]
     constant = xr.Dataset(
         {
             "positive": ("date", data.positive),
@@ -149,7 +150,4 @@ def _tidy(idata: xr.DataTree, data: PreparedData) -> xr.DataTree:
         },
         coords={"date": data.dates.values},
     )
-    # ArviZ 1's InferenceData is an xarray DataTree with these groups as children.
-    return xr.DataTree.from_dict(
-        {"posterior": posterior, "sample_stats": stats, "constant_data": constant}
-    )
+    return az.InferenceData(posterior=posterior, sample_stats=stats, constant_data=constant)

@@ -23,7 +23,7 @@ def test_record_layout_finds_each_input_s_address_and_length():
         "b": np.linspace(0, 1, 7),
         "n": np.array(3, dtype=np.int64),
     }
-    shared = {pytensor.shared(value, name=name): name for name, value in values.items()}
+    shared = {name: pytensor.shared(value, name=name) for name, value in values.items()}
     user_data = make_user_data(shared, values)
     words = np.frombuffer(user_data.tobytes(), dtype=np.uint64)
     layout = compiled.record_layout(user_data, {n: v.dtype for n, v in values.items()})
@@ -39,7 +39,7 @@ def test_record_layout_finds_each_input_s_address_and_length():
 
 def test_record_layout_refuses_a_matrix_input():
     value = np.zeros((2, 3))
-    user_data = make_user_data({pytensor.shared(value, name="w"): "w"}, {"w": value})
+    user_data = make_user_data({"w": pytensor.shared(value, name="w")}, {"w": value})
     with pytest.raises(ValueError, match="'w' has 2 dimensions; at most 1 is supported"):
         compiled.record_layout(user_data, {"w": "float64"})
 
