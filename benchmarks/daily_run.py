@@ -44,7 +44,9 @@ def _pipeline(regions: list[str], args: argparse.Namespace) -> list[dict]:
     os.environ.update({"LAKE_URL": str(lake.resolve()), "DAGSTER_HOME": str(home)})
     import dagster as dg
 
+    from resources.lake_store import LakeStore, local_path
     from rt_assets import keys
+    from rt_assets.partitions import date_state_key
     from rt_assets.pipeline import run_daily
 
     with dg.DagsterInstance.local_temp(str(home)) as instance:
@@ -72,11 +74,13 @@ def _pipeline(regions: list[str], args: argparse.Namespace) -> list[dict]:
         row = {"region": region, "step_s": result.state_seconds.get(region, float("nan"))}
         if region in result.states_failed:
             row["failed"] = result.states_failed[region]
-        stored = lake / "rt" / "inference" / args.run_date / f"{region}.nc"
+        stored = LakeStore(lake).path(
+            keys.INFERENCE, date_state_key(args.run_date, region), "netcdf"
+        )
         if stored.exists():
             import arviz as az
 
-            idata = az.from_netcdf(stored)
+            idata = az.from_netcdf(local_path(stored))
             meta = metadata.get(region, {})
             row.update(m.convergence(idata))
             row.update(

@@ -71,9 +71,13 @@ def fit(args: argparse.Namespace) -> int:
 
 def from_lake(args: argparse.Namespace) -> int:
     """Each state's stored summary of ``--run-date`` as ``--out/<label>/<state>.csv``."""
+    from resources.lake_store import EXTENSIONS, LakeStore
+    from rt_assets import keys
+
     folder = args.out / args.label
     folder.mkdir(parents=True, exist_ok=True)
-    summaries = sorted((args.lake / "rt" / "summary" / args.run_date).glob("*.parquet"))
+    stored = LakeStore(args.lake).path(keys.SUMMARY, args.run_date)
+    summaries = sorted(stored.glob(f"*{EXTENSIONS['parquet']}"))
     if not summaries:
         print(f"no summaries for {args.run_date} under {args.lake}", file=sys.stderr)
         return 1
