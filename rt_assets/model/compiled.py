@@ -106,13 +106,15 @@ def _pointer(typingctx, address):
 
 @dataclass(frozen=True)
 class Input:
-    """Where one data input (a scalar or a 1-D array) is found in nutpie's ``user_data``."""
+    """Where one data input (a scalar, a 1-D or a 2-D array) is found in nutpie's
+    ``user_data``."""
 
     name: str
     dtype: str  # numpy's name, e.g. "int64"
-    ndim: int  # 0 (a scalar, such as a dimension's length) or 1
+    ndim: int  # 0 (a scalar, such as a dimension's length), 1 or 2
     address_word: int  # index of the 64-bit word holding its address
     size_word: int  # index of the word holding its length
+    shape_word: int = 0  # index of the word holding its first dimension (2-D: then the second)
 
 
 def record_layout(user_data: np.ndarray, dtypes: dict[str, str]) -> list[Input]:
@@ -120,8 +122,8 @@ def record_layout(user_data: np.ndarray, dtypes: dict[str, str]) -> list[Input]:
     of ``dtypes`` (input name to dtype).
 
     The record holds, per shared variable, its address, its size and its shape, all
-    64-bit words. Only scalars and 1-D inputs are supported (a 1-D input's length is its
-    size).
+    64-bit words. Scalars, 1-D inputs (a 1-D input's length is its size) and C-ordered 2-D
+    inputs (nutpie's ``with_data`` copies in C order) are supported.
     """
     dtype = user_data.dtype
     if dtype.itemsize % 8:
@@ -135,17 +137,25 @@ def record_layout(user_data: np.ndarray, dtypes: dict[str, str]) -> list[Input]:
     for name, input_dtype in dtypes.items():
         shape_type = shape_fields[0].fields[name][0]
         ndim = shape_type.shape[0] if shape_type.shape else 0
-        if ndim > 1:
-            raise ValueError(f"data input {name!r} has {ndim} dimensions; at most 1 is supported")
+        if ndim > 2:
+            raise ValueError(f"data input {name!r} has {ndim} dimensions; at most 2 are supported")
         address = shared_offset + data_fields[1] + data_fields[0].fields[name][1]
         size = shared_offset + size_fields[1] + size_fields[0].fields[name][1]
-        layout.append(Input(name, np.dtype(input_dtype).name, ndim, address // 8, size // 8))
+        shape = shared_offset + shape_fields[1] + shape_fields[0].fields[name][1]
+        layout.append(
+            Input(name, np.dtype(input_dtype).name, ndim, address // 8, size // 8, shape // 8)
+        )
     return layout
 
 
 def _source(kind: str, n_dim: int, n_expanded: int, words: int, inputs: list[Input]) -> str:
     """The Python source of one entry point; ``inner`` is PyTensor's function."""
-    shapes = [f"(ud[{x.size_word}],)" if x.ndim else "()" for x in inputs]
+    shapes = [
+        f"(ud[{x.shape_word}], ud[{x.shape_word + 1}])"
+        if x.ndim == 2
+        else (f"(ud[{x.size_word}],)" if x.ndim else "()")
+        for x in inputs
+    ]
     reads = "".join(
         f"        d{i} = numba.carray(_pointer(ud[{x.address_word}]), {shape}, np.{x.dtype})\n"
         for i, (x, shape) in enumerate(zip(inputs, shapes, strict=True))

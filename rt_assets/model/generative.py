@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
+from pytensor.graph.replace import graph_replace
 from pytensor.tensor.signal import convolve1d
 
 from rt_assets.model.assumptions import (
@@ -21,7 +22,7 @@ from rt_assets.model.assumptions import (
     load_p_delay,
 )
 from rt_assets.model.data import PreparedData, prepare
-from rt_assets.model.kernels import delay, negative_binomial_logp, renewal
+from rt_assets.model.kernels import delay, negative_binomial_logp, renewal, whiten
 
 # Models are compiled for series lengths rounded up to a multiple of this many days, so that
 # one compiled model serves every state and date whose series falls in the same bucket
@@ -152,6 +153,59 @@ def template(
             "infections", renewal(r_t, seed[None], pt.constant(gt)), dims="date"
         )
         observation_model(SimpleNamespace(dates=range(length)), infections, p_delay, data_inputs)
+    return model
+
+
+# The inputs that place the sampler's coordinates: ``x = laplace_mean + tril(laplace_scale) @ z``
+# (``laplace.Whitening``), x the template's unconstrained free variables, flattened.
+WHITENING_INPUTS = ("laplace_mean", "laplace_scale")
+
+
+def free_sizes(model: pm.Model) -> list[tuple[str, tuple[int, ...]]]:
+    """The template's unconstrained free variables in order, with their shapes."""
+    point = model.initial_point()
+    return [(value.name, point[value.name].shape) for value in model.value_vars]
+
+
+def start_point(model: pm.Model) -> np.ndarray:
+    """The template's starting point (support point), flattened as ``free_sizes``."""
+    point = model.initial_point()
+    return np.concatenate([np.ravel(point[name]) for name, _ in free_sizes(model)])
+
+
+def sampling_model(length: int, p_delay: np.ndarray | None = None) -> pm.Model:
+    """The model that is sampled: ``template(length)``'s log density in the coordinates
+    ``z`` of ``x = laplace_mean + tril(laplace_scale) @ z`` (inputs, like the data: one compiled
+    model serves every whitening; ``laplace`` explains why). Its trace holds the
+    template's variables (``r_t``, ``log_r_t``, ``seed``, ...) as deterministics.
+
+    With the identity (``laplace.identity``) it is the template, shifted: the same log
+    density at the same point, whose gradient is the template's.
+    """
+    base = template(length, p_delay=p_delay)
+    sizes = free_sizes(base)
+    x0 = start_point(base)
+    data_names = (*MODEL_INPUTS, "p_delay")
+    with pm.Model(coords=base.coords) as model:
+        data = {name: pm.Data(name, base[name].get_value()) for name in data_names}
+        mean = pm.Data("laplace_mean", x0)
+        scale = pm.Data("laplace_scale", np.eye(x0.size))
+        z = pm.Flat("z", shape=x0.size)
+        x = whiten(mean, scale, z)
+        replacements = {base[name]: data[name] for name in data_names}
+        start = 0
+        for value, (_, shape) in zip(base.value_vars, sizes, strict=True):
+            size = int(np.prod(shape))
+            replacements[value] = x[start : start + size].reshape(shape)
+            start += size
+        pm.Potential("log_density", graph_replace(base.logp(), replacements, strict=False))
+        traced = [*base.free_RVs, *base.deterministics]
+        for var, expr in zip(traced, base.replace_rvs_by_values(traced), strict=True):
+            pm.Deterministic(
+                var.name,
+                graph_replace(expr, replacements, strict=False),
+                dims=base.named_vars_to_dims.get(var.name),
+            )
     return model
 
 

@@ -1,5 +1,6 @@
 """The model's heavy arithmetic as PyTensor Ops: numba kernels with hand-written gradients.
 
+- ``whiten``: the sampler's coordinates, ``mean + tril(scale) @ z`` (``laplace``);
 - ``renewal``: the renewal equation, in place of rt.live's ``scan``;
 - ``delay``: infections convolved with the delay distribution, in place of PyTensor's full
   ``convolve1d`` cut to the series;
@@ -393,3 +394,92 @@ def _numba_negative_binomial_vjp(op, node=None, **kwargs):
 
 
 negative_binomial_logp = NegativeBinomialLogpOp()
+
+
+# --- The sampler's coordinates: x = mean + tril(scale) @ z ---------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def _whiten(mean, scale, z):
+    """``mean + tril(scale) @ z``: the lower triangle only, one row at a time."""
+    n = z.shape[0]
+    if mean.shape[0] != n or scale.shape[0] != n or scale.shape[1] != n:
+        raise ValueError("whiten: mean, scale and z differ in size")
+    x = np.empty(n)
+    for i in range(n):
+        acc = mean[i]
+        for j in range(i + 1):
+            acc += scale[i, j] * z[j]
+        x[i] = acc
+    return x
+
+
+@numba.njit(cache=True, nogil=True)
+def _whiten_vjp(scale, x_bar):
+    """Adjoint of ``z``: ``tril(scale).T @ x_bar``, walking the rows in order."""
+    n = x_bar.shape[0]
+    z_bar = np.zeros(n)
+    for i in range(n):
+        g = x_bar[i]
+        for j in range(i + 1):
+            z_bar[j] += scale[i, j] * g
+    return z_bar
+
+
+class WhitenOp(Op):
+    """x = mean + tril(scale) @ z (scale's upper triangle is not read); exact gradient in
+    ``z`` and ``mean`` (``scale`` is data: its gradient is undefined)."""
+
+    __props__ = ()
+
+    def make_node(self, mean, scale, z):
+        mean, scale, z = (pt.as_tensor_variable(v).astype("float64") for v in (mean, scale, z))
+        if mean.ndim != 1 or scale.ndim != 2 or z.ndim != 1:
+            raise TypeError("expected a vector mean, a matrix scale and a vector z")
+        return Apply(self, [mean, scale, z], [pt.dvector()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = _whiten(*inputs)
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [shapes[2]]
+
+    def grad(self, inputs, output_grads):
+        mean, scale, z = inputs
+        x_bar = output_grads[0]
+        return [x_bar, grad_undefined(self, 1, scale), WhitenVJPOp()(scale, x_bar)]
+
+
+class WhitenVJPOp(Op):
+    __props__ = ()
+
+    def make_node(self, scale, x_bar):
+        scale, x_bar = (pt.as_tensor_variable(v).astype("float64") for v in (scale, x_bar))
+        return Apply(self, [scale, x_bar], [pt.dvector()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = _whiten_vjp(*inputs)
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [shapes[1]]
+
+
+@register_funcify_default_op_cache_key(WhitenOp)
+def _numba_whiten(op, node=None, **kwargs):
+    @numba.njit(nogil=True)
+    def whiten(mean, scale, z):
+        return _whiten(mean, scale, z)
+
+    return whiten, _SOURCE_KEY
+
+
+@register_funcify_default_op_cache_key(WhitenVJPOp)
+def _numba_whiten_vjp(op, node=None, **kwargs):
+    @numba.njit(nogil=True)
+    def whiten_vjp(scale, x_bar):
+        return _whiten_vjp(scale, x_bar)
+
+    return whiten_vjp, _SOURCE_KEY
+
+
+whiten = WhitenOp()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import zlib
 from dataclasses import asdict
 
 import arviz as az
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -16,7 +18,8 @@ from rt_assets.model.assumptions import MODEL_VERSION
 from rt_assets.model.compiled import compile_model, entry_points_cached
 from rt_assets.model.data import PreparedData, prepare
 from rt_assets.model.diagnostics import convergence
-from rt_assets.model.generative import model_inputs, padded_length, template
+from rt_assets.model.generative import model_inputs, padded_length, sampling_model
+from rt_assets.model.laplace import Whitening, identity, laplace
 from rt_assets.model.presets import DEFAULT_PRESET, SamplerPreset, as_preset, nutpie_settings
 
 log = logging.getLogger("rt_assets.model")
@@ -64,16 +67,32 @@ def fit(
     )
     reused = length in _COMPILED
     model = compiled_model(length)
-    compiled = model.with_data(**model_inputs(data))
     compiled_at = time.perf_counter()
     if reused:
         how = "reused"
     else:
         how = "loaded from disk cache" if entry_points_cached(model) else "compiled"
-    log.info("%s: compiled model %s in %.1f s, sampling", region or "?", how, compiled_at - started)
+    log.info("%s: compiled model %s in %.1f s", region or "?", how, compiled_at - started)
+    inputs = model_inputs(data)
+    if preset.laplace:
+        whitening = whiten(model, inputs)
+    else:
+        whitening = identity(model.shared_data["laplace_mean"], f"not used by preset {preset.name}")
+    compiled = model.with_data(**inputs, laplace_mean=whitening.mean, laplace_scale=whitening.scale)
+    whitened_at = time.perf_counter()
+    if preset.laplace:
+        log.info(
+            "%s: %s in %.2f s (%d log-density evaluations), sampling",
+            region or "?",
+            "Laplace approximation found"
+            if whitening.found
+            else f"no Laplace approximation ({whitening.reason}): own coordinates",
+            whitened_at - compiled_at,
+            whitening.evaluations,
+        )
     idata = nutpie.sample(
         compiled,
-        **nutpie_settings(preset),
+        **nutpie_settings(preset, whitened=whitening.found),
         cores=cores,
         seed=seed,
         save_warmup=False,
@@ -89,10 +108,13 @@ def fit(
         seed=int(seed),
         sampler="nutpie",
         compile_seconds=round(compiled_at - started, 3),
+        # "found", or why the model's own coordinates were sampled (``laplace``).
+        laplace="found" if whitening.found else whitening.reason,
+        laplace_seconds=round(whitened_at - compiled_at, 3),
         compiled_model_reused=int(reused),
         # How the model was had: "reused" (this process), "loaded from disk cache", "compiled".
         compiled_model=how,
-        sampling_seconds=round(sampled_at - compiled_at, 3),
+        sampling_seconds=round(sampled_at - whitened_at, 3),
     )
     diag = convergence(idata)
     # Stored with the posterior (JSON text: netCDF attributes are flat), so that the step's
@@ -111,17 +133,39 @@ def fit(
 
 
 _COMPILED: dict[int, object] = {}
+_LAPLACE_LOCK = threading.Lock()
+
+
+def whiten(model, inputs: dict) -> Whitening:
+    """The Laplace approximation (``laplace.laplace``) of the posterior of the series whose
+    ``inputs`` (``model_inputs``) are given, with ``model``'s (``compiled_model``) own
+    log density: evaluated in the model's coordinates (identity whitening), from its
+    starting point."""
+    start = model.shared_data["laplace_mean"]
+    values = {
+        **model.shared_data,
+        **inputs,
+        "laplace_mean": np.zeros_like(start),
+        "laplace_scale": np.eye(start.size),
+    }
+    function = model.logp_func
+    with _LAPLACE_LOCK:  # the function's inputs are shared: one series at a time
+        for var in function.get_shared():
+            var.set_value(np.asarray(values[var.name], dtype=var.type.dtype))
+        return laplace(function, start)
 
 
 def compiled_model(length: int):
-    """nutpie's compiled model for series of ``length`` days, compiled once per process.
+    """nutpie's compiled model (``generative.sampling_model``) for series of ``length``
+    days, compiled once per process.
 
-    Its data are placeholders: ``.with_data(**model_inputs(data))`` gives a series' own.
+    Its data are placeholders: ``.with_data(**model_inputs(data), laplace_mean=...,
+    laplace_scale=...)`` gives a series' own, and its coordinates.
     Its numba code is cached on disk (``compiled.compile_model``): the first process that
     compiles a length takes ~15 s, the next ones load it in ~2 s.
     """
     if length not in _COMPILED:
-        _COMPILED[length] = compile_model(template(length))
+        _COMPILED[length] = compile_model(sampling_model(length))
     return _COMPILED[length]
 
 

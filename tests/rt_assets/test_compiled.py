@@ -37,10 +37,19 @@ def test_record_layout_finds_each_input_s_address_and_length():
         assert words[x.size_word] == values[x.name].size
 
 
-def test_record_layout_refuses_a_matrix_input():
-    value = np.zeros((2, 3))
+def test_record_layout_finds_a_matrix_input_s_shape():
+    value = np.arange(6.0).reshape(2, 3)
     user_data = make_user_data({"w": pytensor.shared(value, name="w")}, {"w": value})
-    with pytest.raises(ValueError, match="'w' has 2 dimensions; at most 1 is supported"):
+    words = np.frombuffer(user_data.tobytes(), dtype=np.uint64)
+    (x,) = compiled.record_layout(user_data, {"w": "float64"})
+    assert x.ndim == 2 and words[x.address_word] == value.ctypes.data
+    assert (words[x.shape_word], words[x.shape_word + 1]) == (2, 3)
+
+
+def test_record_layout_refuses_a_three_dimensional_input():
+    value = np.zeros((2, 3, 4))
+    user_data = make_user_data({"w": pytensor.shared(value, name="w")}, {"w": value})
+    with pytest.raises(ValueError, match="'w' has 3 dimensions; at most 2 are supported"):
         compiled.record_layout(user_data, {"w": "float64"})
 
 
@@ -66,8 +75,16 @@ def test_cached_entry_points_give_nutpie_s_own_draws():
     observed = m.prepare(_series())
     length = m.padded_length(len(observed.dates))
     inputs = m.model_inputs(observed)
-    theirs = nutpie.compile_pymc_model(m.template(length, inputs), backend="numba")
-    ours = compiled.compile_model(m.template(length)).with_data(**inputs)
+    # The model that is sampled, with a whitening of its own (a 2-D input).
+    rng = np.random.default_rng(3)
+    start = m.start_point(m.template(length))
+    scale = np.tril(rng.normal(0.0, 0.1, (start.size, start.size))) + np.eye(start.size)
+    whitening = {"laplace_mean": start, "laplace_scale": scale}
+    template = m.sampling_model(length)
+    theirs = nutpie.compile_pymc_model(template, backend="numba").with_data(
+        **inputs, **whitening
+    )
+    ours = compiled.compile_model(m.sampling_model(length)).with_data(**inputs, **whitening)
     settings = dict(draws=20, tune=30, chains=2, cores=1, seed=5, progress_bar=False)
     a = nutpie.sample(theirs, **settings)
     b = nutpie.sample(ours, **settings)
@@ -84,7 +101,7 @@ def test_the_same_model_built_again_has_the_same_cache_key():
     length = m.padded_length(45)
     keys = set()
     for _ in range(5):
-        built = compiled.compile_model(m.template(length))
+        built = compiled.compile_model(m.sampling_model(length))
         keys.add(CACHED_SRC_FUNCTIONS.get(built.logp_func.vm.jit_fn.py_func))
     assert len(keys) == 1 and None not in keys
 
@@ -96,7 +113,7 @@ from rt_assets import model as m
 from rt_assets.model import compiled
 from tests.rt_assets.test_compiled import _series
 data = m.prepare(_series())
-model = compiled.compile_model(m.template(m.padded_length(len(data.dates))))
+model = compiled.compile_model(m.sampling_model(m.padded_length(len(data.dates))))
 idata = nutpie.sample(model.with_data(**m.model_inputs(data)), draws=10, tune=20, chains=1,
                       cores=1, seed=2, progress_bar=False)
 print(json.dumps({"cached": compiled.entry_points_cached(model),
