@@ -3,8 +3,10 @@
     uv run python -m benchmarks sampler_settings [--states VT,CA] [--run-date 2021-03-07]
 
 The model is the product's, compiled as ``fit`` has it; only the sampler settings change, from
-rt.live's (diagonal mass matrix, tune 700, target_accept 0.95) to the `full` preset
-(low-rank mass matrix, tune 300, target_accept 0.9, 1000 draws, tree depth at most 8).
+rt.live's (diagonal mass matrix, tune 700, target_accept 0.95) to the `full` preset as it
+was until 2026-12-03 (low-rank mass matrix, tune 300, target_accept 0.9, 1000 draws, tree
+depth at most 8, the model's own coordinates), then to the coordinates that whiten a
+Laplace approximation (diagonal mass matrix, 1000 draws, then 1500: the `full` preset now).
 Prints per setting:
 sampling wall time, CPU time, mean leapfrog steps per draw, leapfrog steps in tuning and
 in all (the CPU cost that does not depend on the machine's load), min bulk/tail ESS of
@@ -37,7 +39,14 @@ RUN_BY_DEFAULT = False  # ~3 minutes per state; ~5 with --adaptation
 OUT = Path(__file__).parent / "out"
 
 # The `full` preset as nutpie takes it; the benchmark sets chains, cores and seed itself.
-FULL = {k: v for k, v in nutpie_settings(get_preset("full")).items() if k != "chains"}
+# LAPLACE: sample in the coordinates that whiten the state's Laplace approximation
+# (``sampling.whiten``); without it, the model's own coordinates.
+LAPLACE = "laplace"
+_FULL = get_preset("full")
+FULL = {**{k: v for k, v in nutpie_settings(_FULL, whitened=True).items() if k != "chains"}}
+FULL[LAPLACE] = True
+# The `full` preset until 2026-12-03: the model's own coordinates, low-rank, 1000 draws.
+FULL_OWN = {k: v for k, v in nutpie_settings(_FULL).items() if k != "chains"} | {"draws": 1000}
 SETTINGS = {
     "rt.live's (diag, tune 700, draws 500, ta 0.95)": dict(tune=700, draws=500, target_accept=0.95),
     "+ low-rank mass matrix": dict(
@@ -49,28 +58,33 @@ SETTINGS = {
     "+ tune 300, draws 1000": dict(
         tune=300, draws=1000, target_accept=0.9, low_rank_modified_mass_matrix=True
     ),
-    "+ maxdepth 8 (= full)": FULL,
+    "+ maxdepth 8 (= full until 2026-12-03)": FULL_OWN,
+    "+ Laplace coordinates, diagonal mass matrix": FULL | {"draws": 1000},
+    "+ draws 1500 (= full)": FULL,
 }
 
+# One adaptation setting changed at a time, from the `full` preset until 2026-12-03 (the
+# model's own coordinates); "laplace full" is the preset now.
 ADAPTATION = {
-    "full": FULL,
-    "mass_matrix_switch_freq 40": {**FULL, "mass_matrix_switch_freq": 40},
-    "mass_matrix_switch_freq 160": {**FULL, "mass_matrix_switch_freq": 160},
-    "early_window_switch_freq 5": {**FULL, "early_window_switch_freq": 5},
-    "early_window_switch_freq 20": {**FULL, "early_window_switch_freq": 20},
-    "step_size_adapt_method adam": {**FULL, "step_size_adapt_method": "adam"},
-    "mass_matrix_gamma 1e-3": {**FULL, "mass_matrix_gamma": 1e-3},
-    "target_accept 0.85": {**FULL, "target_accept": 0.85},
-    "target_accept 0.8": {**FULL, "target_accept": 0.8},
+    "full": FULL_OWN,
+    "laplace full": FULL,
+    "mass_matrix_switch_freq 40": {**FULL_OWN, "mass_matrix_switch_freq": 40},
+    "mass_matrix_switch_freq 160": {**FULL_OWN, "mass_matrix_switch_freq": 160},
+    "early_window_switch_freq 5": {**FULL_OWN, "early_window_switch_freq": 5},
+    "early_window_switch_freq 20": {**FULL_OWN, "early_window_switch_freq": 20},
+    "step_size_adapt_method adam": {**FULL_OWN, "step_size_adapt_method": "adam"},
+    "mass_matrix_gamma 1e-3": {**FULL_OWN, "mass_matrix_gamma": 1e-3},
+    "target_accept 0.85": {**FULL_OWN, "target_accept": 0.85},
+    "target_accept 0.8": {**FULL_OWN, "target_accept": 0.8},
     # The cap on the tree depth (docs/performance.md, "Tree depth capped at 8"): `full`
     # before 2026-12-03 was nutpie's default, depth 10.
-    "maxdepth 10": {**FULL, "maxdepth": 10},
-    "maxdepth 7": {**FULL, "maxdepth": 7},
-    "maxdepth 7 + draws 1200": {**FULL, "maxdepth": 7, "draws": 1200},
-    "maxdepth 6": {**FULL, "maxdepth": 6},
-    "maxdepth 6 + target_accept 0.85": {**FULL, "maxdepth": 6, "target_accept": 0.85},
+    "maxdepth 10": {**FULL_OWN, "maxdepth": 10},
+    "maxdepth 7": {**FULL_OWN, "maxdepth": 7},
+    "maxdepth 7 + draws 1200": {**FULL_OWN, "maxdepth": 7, "draws": 1200},
+    "maxdepth 6": {**FULL_OWN, "maxdepth": 6},
+    "maxdepth 6 + target_accept 0.85": {**FULL_OWN, "maxdepth": 6, "target_accept": 0.85},
     "maxdepth 7 + target_accept 0.85 + draws 700": {
-        **FULL,
+        **FULL_OWN,
         "maxdepth": 7,
         "target_accept": 0.85,
         "draws": 700,
@@ -90,12 +104,20 @@ def run_state(region: str, run_date: str, seed: int, settings_by_name: dict) -> 
     # data as inputs (rt_assets.model.sampling.fit).
     data = prepare(_data.observed(region, run_date))
     started = time.perf_counter()
-    compiled = sampling.compiled_model(padded_length(len(data.dates))).with_data(
-        **model_inputs(data)
-    )
+    model = sampling.compiled_model(padded_length(len(data.dates)))
+    own = model.with_data(**model_inputs(data))
     print(f"{region}: compiled in {time.perf_counter() - started:.1f} s", flush=True)
+    started = time.perf_counter()
+    whitening = sampling.whiten(model, model_inputs(data))
+    laplace_s = time.perf_counter() - started
+    print(f"{region}: Laplace approximation found: {whitening.found} ({laplace_s:.2f} s)")
+    whitened = model.with_data(
+        **model_inputs(data), laplace_mean=whitening.mean, laplace_scale=whitening.scale
+    )
     rows = []
     for name, settings in settings_by_name.items():
+        settings = dict(settings)
+        compiled = whitened if settings.pop(LAPLACE, False) else own
         wall, cpu = time.perf_counter(), _cpu()
         idata = nutpie.sample(
             # Warm-up draws kept to count tuning's leapfrog steps (storing them is in the wall).

@@ -271,6 +271,10 @@ def inference(
             "sampling_seconds": round(float(attrs.get("sampling_seconds", float("nan"))), 1),
             # Reused in this process, loaded from the disk cache, or compiled.
             "compiled_model": attrs["compiled_model"],
+            # "found": sampled in the coordinates of the series' Laplace approximation;
+            # otherwise why the model's own coordinates were (docs/performance.md).
+            "laplace": attrs["laplace"],
+            "laplace_seconds": round(float(attrs["laplace_seconds"]), 2),
             # The step process's peak so far: the step's own peak where each step has its
             # own process (Kubernetes, LOCAL_STEP_START=spawn); locally in process, the
             # run's peak up to this step. Sizes the pod requests.

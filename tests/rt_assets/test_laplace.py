@@ -115,7 +115,7 @@ def test_the_sampled_model_has_the_template_s_log_density_under_any_whitening():
     from pymc.pytensorf import join_nonshared_inputs
 
     outputs, joined = join_nonshared_inputs(
-        sampled.initial_point(), [sampled.logp(), sampled.dlogp()], sampled.value_vars
+        {"z": np.zeros(x0.size)}, [sampled.logp(), sampled.dlogp()], sampled.value_vars
     )
     function = pytensor.function([joined], outputs, mode="NUMBA")
     z = rng.normal(size=x0.size)

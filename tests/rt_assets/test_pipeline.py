@@ -158,6 +158,8 @@ def test_inference_is_stored_with_model_version_and_check_metadata(daily):
         meta = {k: v.value for k, v in record.asset_materialization.metadata.items()}
         assert meta["compile_seconds"] > 0 and meta["sampling_seconds"] > 0
         assert meta["compiled_model"] in {"reused", "loaded from disk cache", "compiled"}
+        # The default preset samples in the coordinates of each series' Laplace approximation.
+        assert meta["laplace"] == "found" and 0 < meta["laplace_seconds"] < 60
         assert round(meta["sampling_seconds"], 1) == meta["sampling_seconds"]
         # The convergence numbers on the materialization itself, rounded, as numbers.
         assert 0.9 < meta["max_rhat"] < 1.1 and round(meta["max_rhat"], 3) == meta["max_rhat"]
