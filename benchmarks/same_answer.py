@@ -108,7 +108,7 @@ def agreement(reference: pd.DataFrame, candidate: pd.DataFrame) -> dict:
 
 
 def compare(args: argparse.Namespace) -> int:
-    reference, candidate = args.compare
+    reference, candidate = args.reference, args.candidate
     failed = []
     print(f"{'state':<6}{'dates':>6}{'median within 0.02':>20}{'max diff':>10}{'HDIs apart':>12}")
     for path in sorted(reference.glob("*.csv")):
@@ -147,7 +147,10 @@ def main(argv: list[str]) -> int:
     stored.add_argument("--run-date", default="2021-03-07")
     stored.add_argument("--out", type=Path, default=OUT)
     comparing = sub.add_parser("compare", help="compare two folders written by fit or lake")
-    comparing.add_argument("compare", nargs=2, type=Path, metavar=("REFERENCE", "CANDIDATE"))
+    # Two positionals, not one of nargs=2 with a tuple metavar: argparse cannot print that
+    # in --help or in its missing-argument error.
+    comparing.add_argument("reference", type=Path, help="folder of the reference summaries")
+    comparing.add_argument("candidate", type=Path, help="folder of the candidate summaries")
     args = parser.parse_args(argv)
     return {"fit": fit, "lake": from_lake, "compare": compare}[args.mode](args)
 

@@ -53,6 +53,15 @@ def test_two_lakes_summaries_are_compared_state_by_state(tmp_path, capsys):
     assert same_answer.main(empty) == 1
 
 
+def test_compare_s_help_and_missing_argument_error_print(capsys):
+    with pytest.raises(SystemExit) as help_exit:
+        same_answer.main(["compare", "--help"])
+    assert help_exit.value.code == 0 and "reference" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as usage_exit:
+        same_answer.main(["compare", "only-one"])
+    assert usage_exit.value.code == 2 and "candidate" in capsys.readouterr().err
+
+
 def test_backfill_summary_splits_run_time_into_steps_and_the_rest():
     runs = [
         {"partition": "2020-06-01|VT", "status": "SUCCESS", "launched": 0.0, "start": 5.0,
