@@ -110,12 +110,16 @@ def inference_costs(instance) -> list[dict]:
 
 WARM = """
 import sys, time
+import numpy as np
 from rt_assets.logs import quiet_model_compilation
 from rt_assets.model import sampling
 quiet_model_compilation()
 for length in map(int, sys.argv[1:]):
     started = time.perf_counter()
-    sampling.compiled_model(length)
+    model = sampling.compiled_model(length)
+    # The log density called from Python (the Laplace approximation's search, where the
+    # code has one): numba compiles that call on its first use, then caches it too.
+    model.logp_func(np.zeros(model.n_dim))
     print(length, round(time.perf_counter() - started, 1), flush=True)
 """
 
