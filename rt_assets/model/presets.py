@@ -30,12 +30,13 @@ class SamplerPreset:
 
 PRESETS: dict[str, SamplerPreset] = {
     # Production. Same chains as rt.live, and the stricter gate (r_hat < 1.01, bulk and
-    # tail ESS > 400, no divergences). With the low-rank mass matrix, 300 tuning steps
-    # are enough (rt.live tuned 700). 600 draws gave ESS ~1000 but a max r_hat over the
-    # ~370 days of 1.011 on AR and CT; 1000 draws give 1.004 there
-    # (benchmarks/results/2026-11-21-daily-run.md). A draw's tree is depth 5; capping the
-    # depth at 8 bounds the longest trajectories of early tuning (docs/performance.md,
-    # "Tree depth capped at 8").
+    # tail ESS > 400, no divergences). Sampled in the coordinates of the series' Laplace
+    # approximation (a draw takes ~15 leapfrog steps, tuning ~20,000 in all); there the bulk
+    # ESS is far above the gate, but r_hat is its binding limit: 1,000 draws left the 51
+    # states' worst at 1.0098, 1,500 at 1.0075 (benchmarks/results/2026-12-03-laplace.md).
+    # Without an approximation: the low-rank mass matrix, which learns the correlation of
+    # neighbouring days. Capping the tree depth at 8 bounds the longest trajectories of
+    # early tuning (docs/performance.md, "Tree depth capped at 8").
     "full": SamplerPreset(
         "full",
         chains=4,
