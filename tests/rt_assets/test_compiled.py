@@ -81,9 +81,7 @@ def test_cached_entry_points_give_nutpie_s_own_draws():
     scale = np.tril(rng.normal(0.0, 0.1, (start.size, start.size))) + np.eye(start.size)
     whitening = {"laplace_mean": start, "laplace_scale": scale}
     template = m.sampling_model(length)
-    theirs = nutpie.compile_pymc_model(template, backend="numba").with_data(
-        **inputs, **whitening
-    )
+    theirs = nutpie.compile_pymc_model(template, backend="numba").with_data(**inputs, **whitening)
     ours = compiled.compile_model(m.sampling_model(length)).with_data(**inputs, **whitening)
     settings = dict(draws=20, tune=30, chains=2, cores=1, seed=5, progress_bar=False)
     a = nutpie.sample(theirs, **settings)
