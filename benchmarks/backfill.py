@@ -40,9 +40,15 @@ DEFAULT_STATES = "VT,NH"
 
 
 def measure(
-    root: Path, args: argparse.Namespace, step_start: str, label: str, code: Path | None = None
+    root: Path,
+    args: argparse.Namespace,
+    step_start: str,
+    label: str,
+    code: Path | None = None,
+    dequeue_interval: int | None = None,
 ) -> dict:
-    """One backfill; ``code``: a checkout whose code the servers run (default this one)."""
+    """One backfill; ``code``: a checkout whose code the servers run (default this one);
+    ``dequeue_interval``: the run queue's (default: the documented one)."""
     from rt_assets.rerun import DagsterGraphQL, parse_dates, parse_states, rerun
     from tests.fixtures.dagster_server import REPO_ROOT, start_dagster_server
 
@@ -52,8 +58,9 @@ def measure(
         "LOCAL_STEP_START": step_start,
         **variant_env(root, code),
     }
+    queue = {} if dequeue_interval is None else {"dequeue_interval": dequeue_interval}
     server = start_dagster_server(
-        root, extra_env=env, max_runs=args.max_runs, repo_root=code or REPO_ROOT
+        root, extra_env=env, max_runs=args.max_runs, repo_root=code or REPO_ROOT, **queue
     )
     try:
         started = time.time()
@@ -268,6 +275,11 @@ def main(argv: list[str]) -> int:
         help="compile the slice's model lengths into each variant's cache before its backfill",
     )
     parser.add_argument("--max-runs", type=int, default=2, help="max_concurrent_runs")
+    parser.add_argument(
+        "--dequeue-intervals",
+        help="run queue polling intervals (s) to run, comma-separated, each with the first "
+        "--step-start; the first is the baseline (default: the documented dagster.yaml's)",
+    )
     parser.add_argument("--timeout", type=float, default=4 * 3600)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
@@ -291,12 +303,15 @@ def main(argv: list[str]) -> int:
     lengths = []
     if args.warm_cache:
         lengths = slice_lengths(parse_dates(args.dates), parse_states(args.states))
-    planned = [(variant, variant, None) for variant in variants]
+    planned = [(variant, variant, None, None) for variant in variants]
+    if args.dequeue_intervals:
+        intervals = [int(v) for v in args.dequeue_intervals.split(",") if v.strip()]
+        planned = [(variants[0], f"{variants[0]} dequeue {i}s", None, i) for i in intervals]
     if args.baseline_ref:
         code = baseline_checkout(args.baseline_ref, args.out)
-        planned.insert(0, (variants[0], f"{args.baseline_ref} {variants[0]}", code))
+        planned.insert(0, (variants[0], f"{args.baseline_ref} {variants[0]}", code, None))
     summaries = []
-    for variant, label, code in planned:
+    for variant, label, code, interval in planned:
         name = label.replace(" ", "-")
         root = args.out / name
         if root.exists():
@@ -305,7 +320,7 @@ def main(argv: list[str]) -> int:
         if args.warm_cache:
             seconds = warm_cache(root, code, lengths)
             print(f"{label}: cache warmed with lengths {lengths} in {seconds:.0f} s", flush=True)
-        result = measure(root, args, variant, label, code)
+        result = measure(root, args, variant, label, code, interval)
         (args.out / f"{name}.json").write_text(json.dumps(result, indent=1))
         summaries.append(summarize(result, n_date_state))
         print(report(summaries[-1:]), flush=True)

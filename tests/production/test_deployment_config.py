@@ -109,6 +109,8 @@ def test_instance_config_is_valid_for_dagster(monkeypatch, tmp_path):
     assert launcher["run_k8s_config"]["job_spec_config"]["ttl_seconds_after_finished"] == 600
     assert config["storage"]["postgres"]["postgres_db"]["hostname"] == {"env": "DAGSTER_PG_HOST"}
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    # A backfill's queued runs wait at most a second for a free slot, not Dagster's 5 s.
+    assert config["run_coordinator"]["config"]["dequeue_interval_seconds"] == 1
     assert config["run_monitoring"]["enabled"] is True
     assert config["run_monitoring"]["max_resume_run_attempts"] >= 1
     assert config["run_retries"] == {
