@@ -43,7 +43,7 @@ OUT = Path(__file__).parent / "out"
 # (``sampling.whiten``); without it, the model's own coordinates.
 LAPLACE = "laplace"
 _FULL = get_preset("full")
-FULL = {**{k: v for k, v in nutpie_settings(_FULL, whitened=True).items() if k != "chains"}}
+FULL = {k: v for k, v in nutpie_settings(_FULL, whitened=True).items() if k != "chains"}
 FULL[LAPLACE] = True
 # The `full` preset until 2026-12-03: the model's own coordinates, low-rank, 1000 draws.
 FULL_OWN = {k: v for k, v in nutpie_settings(_FULL).items() if k != "chains"} | {"draws": 1000}
@@ -112,7 +112,7 @@ def run_state(region: str, run_date: str, seed: int, settings_by_name: dict) -> 
     laplace_s = time.perf_counter() - started
     print(f"{region}: Laplace approximation found: {whitening.found} ({laplace_s:.2f} s)")
     whitened = model.with_data(
-        **model_inputs(data), laplace_mean=whitening.mean, laplace_scale=whitening.scale
+        **model_inputs(data), **m.whitening_inputs(whitening.mean, whitening.scale)
     )
     rows = []
     for name, settings in settings_by_name.items():

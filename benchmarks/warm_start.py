@@ -65,7 +65,7 @@ def warm_points(previous, compiled, dates: pd.DatetimeIndex):
     # The template's free variables, in order; the sampler's coordinates are
     # z = x - laplace_mean with the identity whitening this benchmark samples in.
     names = [name for name, _ in m.free_sizes(m.template(length))]
-    origin = np.asarray(compiled.shared_data["laplace_mean"], dtype=float)
+    origin = np.asarray(sampling._origin(compiled), dtype=float)
 
     def start(seed=None) -> np.ndarray:
         rng = np.random.default_rng(seed)

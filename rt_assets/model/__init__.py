@@ -65,6 +65,7 @@ from rt_assets.model.generative import (
     build,
     build_model,
     centred_log_rt_walk,
+    free_point,
     free_sizes,
     model_coords,
     model_inputs,
@@ -73,6 +74,7 @@ from rt_assets.model.generative import (
     sampling_model,
     start_point,
     template,
+    whitening_inputs,
 )
 from rt_assets.model.kernels import (
     RenewalOp,
@@ -158,7 +160,9 @@ __all__ = [
     "simulate",
     "template",
     "sampling_model",
+    "free_point",
     "free_sizes",
+    "whitening_inputs",
     "start_point",
     "Whitening",
     "identity",

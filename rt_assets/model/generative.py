@@ -161,16 +161,27 @@ def template(
 WHITENING_INPUTS = ("laplace_mean", "laplace_scale")
 
 
+def free_point(model: pm.Model) -> tuple[list[tuple[str, tuple[int, ...]]], np.ndarray]:
+    """The template's unconstrained free variables in order, with their shapes, and its
+    starting point (support point) flattened in that order."""
+    point = model.initial_point()
+    sizes = [(value.name, point[value.name].shape) for value in model.value_vars]
+    return sizes, np.concatenate([np.ravel(point[name]) for name, _ in sizes])
+
+
 def free_sizes(model: pm.Model) -> list[tuple[str, tuple[int, ...]]]:
     """The template's unconstrained free variables in order, with their shapes."""
-    point = model.initial_point()
-    return [(value.name, point[value.name].shape) for value in model.value_vars]
+    return free_point(model)[0]
 
 
 def start_point(model: pm.Model) -> np.ndarray:
     """The template's starting point (support point), flattened as ``free_sizes``."""
-    point = model.initial_point()
-    return np.concatenate([np.ravel(point[name]) for name, _ in free_sizes(model)])
+    return free_point(model)[1]
+
+
+def whitening_inputs(mean: np.ndarray, scale: np.ndarray) -> dict[str, np.ndarray]:
+    """A whitening (``laplace.Whitening``'s mean and scale) as the sampled model's inputs."""
+    return dict(zip(WHITENING_INPUTS, (mean, scale), strict=True))
 
 
 def sampling_model(length: int, p_delay: np.ndarray | None = None) -> pm.Model:
@@ -183,13 +194,13 @@ def sampling_model(length: int, p_delay: np.ndarray | None = None) -> pm.Model:
     density at the same point, whose gradient is the template's.
     """
     base = template(length, p_delay=p_delay)
-    sizes = free_sizes(base)
-    x0 = start_point(base)
+    sizes, x0 = free_point(base)
     data_names = (*MODEL_INPUTS, "p_delay")
     with pm.Model(coords=base.coords) as model:
         data = {name: pm.Data(name, base[name].get_value()) for name in data_names}
-        mean = pm.Data("laplace_mean", x0)
-        scale = pm.Data("laplace_scale", np.eye(x0.size))
+        mean, scale = (
+            pm.Data(name, value) for name, value in whitening_inputs(x0, np.eye(x0.size)).items()
+        )
         z = pm.Flat("z", shape=x0.size)
         x = whiten(mean, scale, z)
         replacements = {base[name]: data[name] for name in data_names}

@@ -18,7 +18,13 @@ from rt_assets.model.assumptions import MODEL_VERSION
 from rt_assets.model.compiled import compile_model, entry_points_cached
 from rt_assets.model.data import PreparedData, prepare
 from rt_assets.model.diagnostics import convergence
-from rt_assets.model.generative import model_inputs, padded_length, sampling_model
+from rt_assets.model.generative import (
+    WHITENING_INPUTS,
+    model_inputs,
+    padded_length,
+    sampling_model,
+    whitening_inputs,
+)
 from rt_assets.model.laplace import Whitening, identity, laplace
 from rt_assets.model.presets import DEFAULT_PRESET, SamplerPreset, as_preset, nutpie_settings
 
@@ -77,8 +83,8 @@ def fit(
     if preset.laplace:
         whitening = whiten(model, inputs)
     else:
-        whitening = identity(model.shared_data["laplace_mean"], f"not used by preset {preset.name}")
-    compiled = model.with_data(**inputs, laplace_mean=whitening.mean, laplace_scale=whitening.scale)
+        whitening = identity(_origin(model), f"not used by preset {preset.name}")
+    compiled = model.with_data(**inputs, **whitening_inputs(whitening.mean, whitening.scale))
     whitened_at = time.perf_counter()
     if preset.laplace:
         log.info(
@@ -141,18 +147,23 @@ def whiten(model, inputs: dict) -> Whitening:
     ``inputs`` (``model_inputs``) are given, with ``model``'s (``compiled_model``) own
     log density: evaluated in the model's coordinates (identity whitening), from its
     starting point."""
-    start = model.shared_data["laplace_mean"]
+    start = _origin(model)
     values = {
         **model.shared_data,
         **inputs,
-        "laplace_mean": np.zeros_like(start),
-        "laplace_scale": np.eye(start.size),
+        **whitening_inputs(np.zeros_like(start), np.eye(start.size)),
     }
     function = model.logp_func
     with _LAPLACE_LOCK:  # the function's inputs are shared: one series at a time
         for var in function.get_shared():
             var.set_value(np.asarray(values[var.name], dtype=var.type.dtype))
         return laplace(function, start)
+
+
+def _origin(model) -> np.ndarray:
+    """The compiled model's starting point in the template's coordinates: its placeholder
+    whitening's mean (``generative.sampling_model``)."""
+    return model.shared_data[WHITENING_INPUTS[0]]
 
 
 def compiled_model(length: int):

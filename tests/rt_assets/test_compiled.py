@@ -79,7 +79,7 @@ def test_cached_entry_points_give_nutpie_s_own_draws():
     rng = np.random.default_rng(3)
     start = m.start_point(m.template(length))
     scale = np.tril(rng.normal(0.0, 0.1, (start.size, start.size))) + np.eye(start.size)
-    whitening = {"laplace_mean": start, "laplace_scale": scale}
+    whitening = m.whitening_inputs(start, scale)
     template = m.sampling_model(length)
     theirs = nutpie.compile_pymc_model(template, backend="numba").with_data(**inputs, **whitening)
     ours = compiled.compile_model(m.sampling_model(length)).with_data(**inputs, **whitening)

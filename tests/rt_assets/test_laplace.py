@@ -2,26 +2,13 @@
 that is sampled has the template's log density whatever the whitening."""
 
 import numpy as np
-import pandas as pd
 import pytensor
 import pytest
 
 from rt_assets import model as m
 from rt_assets.model.kernels import _whiten, _whiten_vjp, whiten
 from rt_assets.model.sampling import compiled_model
-
-
-def _observed(n=50):
-    dates = pd.date_range("2020-06-01", periods=n, freq="D", name="date")
-    rng = np.random.default_rng(12)
-    return pd.DataFrame(
-        {
-            "positive": rng.poisson(300, n).astype(float),
-            "total": rng.poisson(6000, n).astype(float),
-            "excluded": False,
-        },
-        index=dates,
-    )
+from tests.rt_assets.test_compiled import _series
 
 
 def _gaussian(mean, precision):
@@ -99,7 +86,7 @@ def _template_logp_dlogp(observed):
 
 
 def test_the_sampled_model_has_the_template_s_log_density_under_any_whitening():
-    observed = _observed()
+    observed = _series(50)
     reference, built = _template_logp_dlogp(observed)
     length = m.padded_length(len(built.data.dates))
     sampled = m.sampling_model(length)
@@ -109,7 +96,7 @@ def test_the_sampled_model_has_the_template_s_log_density_under_any_whitening():
     mean = x0 + rng.normal(0.0, 0.05, x0.size)
     scale = np.tril(rng.normal(0.0, 0.02, (x0.size, x0.size))) + 0.1 * np.eye(x0.size)
     for var in sampled.data_vars:
-        value = {**inputs, "laplace_mean": mean, "laplace_scale": scale}.get(var.name)
+        value = {**inputs, **m.whitening_inputs(mean, scale)}.get(var.name)
         if value is not None:
             var.set_value(np.asarray(value, dtype=var.type.dtype))
     from pymc.pytensorf import join_nonshared_inputs
@@ -130,7 +117,7 @@ def test_the_sampled_model_has_the_template_s_log_density_under_any_whitening():
 
 
 def test_whiten_finds_the_series_mode_with_the_compiled_model():
-    observed = _observed()
+    observed = _series(50)
     reference, built = _template_logp_dlogp(observed)
     model = compiled_model(m.padded_length(len(built.data.dates)))
     found = m.whiten(model, m.model_inputs(built.data))
@@ -146,7 +133,7 @@ def test_whiten_finds_the_series_mode_with_the_compiled_model():
 
 @pytest.mark.slow
 def test_a_fit_records_its_coordinates_and_samples_far_fewer_steps():
-    observed = _observed(80)
+    observed = _series(80)
     fast = m.get_preset("fast")
     whitened = m.fit(observed, fast, seed=3)
     own = m.fit(observed, m.SamplerPreset(**{**fast.__dict__, "laplace": False}), seed=3)
