@@ -16,8 +16,8 @@ from pathlib import Path
 
 def run(variant: str, region: str, preset_name: str, seed: int, out_dir: Path, run_date: str):
     started = time.perf_counter()
-    import arviz as az
     import pymc as pm
+    import xarray as xr
 
     from benchmarks import _data, _rtlive
     from resources.settings import sampler_cores
@@ -74,9 +74,11 @@ def run(variant: str, region: str, preset_name: str, seed: int, out_dir: Path, r
             sampling_s = time.perf_counter() - t0
     done = time.perf_counter()
     diag = m.convergence(idata)
-    slim = az.InferenceData(
-        posterior=idata.posterior[["r_t"]],
-        sample_stats=idata.sample_stats[["diverging"]],
+    slim = xr.DataTree.from_dict(
+        {
+            "posterior": idata.posterior.to_dataset()[["r_t"]],
+            "sample_stats": idata.sample_stats.to_dataset()[["diverging"]],
+        }
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     slim.to_netcdf(out_dir / f"{variant}-{region}.nc")

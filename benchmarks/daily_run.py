@@ -78,9 +78,9 @@ def _pipeline(regions: list[str], args: argparse.Namespace) -> list[dict]:
             keys.INFERENCE, date_state_key(args.run_date, region), "netcdf"
         )
         if stored.exists():
-            import arviz as az
+            import xarray as xr
 
-            idata = az.from_netcdf(local_path(stored))
+            idata = xr.load_datatree(stored)
             meta = metadata.get(region, {})
             row.update(m.convergence(idata))
             row.update(

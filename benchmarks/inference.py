@@ -17,6 +17,7 @@ from pathlib import Path
 
 import arviz as az
 import numpy as np
+import xarray as xr
 
 OUT = Path(__file__).parent / "out"
 STATES = ("VT", "CA")  # a small and a large state, both with a full year of data
@@ -38,10 +39,10 @@ def _fit(variant, region, preset, seed, out_dir, run_date, timeout):
 
 def same_answer(out_dir: Path, variant: str, baseline: str, region: str) -> dict:
     def summary(name):
-        post = az.from_netcdf(out_dir / f"{name}-{region}.nc").posterior["r_t"]
-        hdi = az.hdi(post, hdi_prob=0.8)["r_t"]
+        post = xr.load_datatree(out_dir / f"{name}-{region}.nc").posterior["r_t"]
+        hdi = az.hdi(post, prob=0.8)
         median = post.median(("chain", "draw"))
-        return median.values, hdi.sel(hdi="lower").values, hdi.sel(hdi="higher").values
+        return median.values, hdi.sel(ci_bound="lower").values, hdi.sel(ci_bound="upper").values
 
     med_a, lo_a, hi_a = summary(variant)
     med_b, lo_b, hi_b = summary(baseline)

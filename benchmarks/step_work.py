@@ -21,6 +21,7 @@ import time
 
 import arviz as az
 import numpy as np
+import xarray as xr
 
 from benchmarks import _data
 from resources.io_manager import CODECS, _netcdf_dumps
@@ -42,8 +43,8 @@ def _best(fn, repeat: int) -> tuple[float, object]:
     return best, out
 
 
-def _arviz_convergence(idata: az.InferenceData) -> dict:
-    sub = idata.posterior[["r_t"]]
+def _arviz_convergence(idata: xr.DataTree) -> dict:
+    sub = idata.posterior.to_dataset()[["r_t"]]
     return {
         "max_rhat": float(az.rhat(sub)["r_t"].max()),
         "min_ess_bulk": float(az.ess(sub, method="bulk")["r_t"].min()),
@@ -51,7 +52,7 @@ def _arviz_convergence(idata: az.InferenceData) -> dict:
     }
 
 
-def _netcdf(idata: az.InferenceData, compress: bool, repeat: int) -> tuple[float, float, int]:
+def _netcdf(idata: xr.DataTree, compress: bool, repeat: int) -> tuple[float, float, int]:
     """The lake codec's write (with or without zlib) and read of ``idata``: seconds, bytes."""
     write, data = _best(lambda: _netcdf_dumps(idata, compress=compress), repeat)
     read, _ = _best(lambda: CODECS["netcdf"].loads(data), repeat)

@@ -14,7 +14,7 @@ preset; its posterior is the warm start. Then the run date is fitted:
 
 Measured on the `full` preset before its Laplace coordinates: the model's own coordinates
 (the identity whitening, ``z = x - laplace_mean``) with the low-rank mass matrix. nutpie
-(0.16.8) takes a starting point (the compiled model's ``initial_point_func``) and no
+(0.16.8 to 0.16.11) takes a starting point (the compiled model's ``initial_point_func``) and no
 starting mass matrix, so the warm start carries the position only; the mass matrix is
 adapted from scratch. Prints per variant: sampling wall time, leapfrog steps (= gradient
 evaluations) in tuning and in the draws, their total against the baseline's, the `full`

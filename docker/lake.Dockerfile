@@ -1,7 +1,7 @@
 # Code location "lake": build from the repository root with
 #   docker build -f docker/lake.Dockerfile -t <registry>/rt-lake-lake:<tag> .
 # Dependencies come from uv.lock (--frozen: the same pins as CI, no resolution).
-FROM python:3.11.14-slim-bookworm
+FROM python:3.12.12-slim-bookworm
 
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
 

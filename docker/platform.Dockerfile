@@ -1,7 +1,7 @@
 # Dagster platform (webserver, daemon): no project code, only the Dagster
 # packages, pinned to the versions in uv.lock. Build from the repository root:
 #   docker build -f docker/platform.Dockerfile -t <registry>/rt-lake-platform:<tag> .
-FROM python:3.11.14-slim-bookworm
+FROM python:3.12.12-slim-bookworm
 
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
 

@@ -11,7 +11,7 @@ RUN npm ci --no-audit --no-fund
 COPY site/ ./
 RUN npm run build
 
-FROM python:3.11.14-slim-bookworm
+FROM python:3.12.12-slim-bookworm
 
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
 

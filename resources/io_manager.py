@@ -83,23 +83,27 @@ def _netcdf_dumps(idata: Any, compress: bool = False) -> bytes:
     # (docs/performance.md, "The steps around the sampler"; benchmarks/step_work.py times both).
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "idata.nc")
-        idata.to_netcdf(path, engine="h5netcdf", compress=compress)
+        encoding = None
+        if compress:
+            encoding = {
+                node.path: {name: {"zlib": True, "complevel": 4} for name in node.data_vars}
+                for node in idata.subtree
+                if node.data_vars
+            }
+        idata.to_netcdf(path, engine="h5netcdf", encoding=encoding)
         with open(path, "rb") as fh:
             return fh.read()
 
 
 def _netcdf_loads(data: bytes) -> Any:
-    import arviz as az
+    import xarray as xr
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "idata.nc")
         with open(path, "wb") as fh:
             fh.write(data)
-        # load() pulls everything into memory so the temp file can go.
-        idata = az.from_netcdf(path, engine="h5netcdf")
-        for group in idata.groups():
-            getattr(idata, group).load()
-        return idata
+        # Loaded into memory, every group, so the temp file can go.
+        return xr.load_datatree(path, engine="h5netcdf")
 
 
 def _msgpack_dumps(obj: Any) -> bytes:

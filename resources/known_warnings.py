@@ -15,12 +15,6 @@ from dagster_shared.utils.warnings import BetaWarning, PreviewWarning, Supersess
 
 ACCEPTED: tuple[tuple[type[Warning], str], ...] = (
     (
-        FutureWarning,
-        r"\s*ArviZ is undergoing a major refactor",
-        # ArviZ 0.23 announces its 1.0 rewrite once a day on import; pymc 5 needs the
-        # 0.x API this project uses, so there is nothing to migrate to yet.
-    ),
-    (
         BetaWarning,
         r"Class `MultiToSingleDimensionPartitionMapping` is currently in beta",
         # The one mapping from a date x state partition to its date (rt_assets/partitions.py);

@@ -25,9 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 CODE_SERVER_START = "code-server start"
 PER_RUN = "per run"
@@ -124,7 +122,7 @@ def date_or_open(raw: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class Setting(Generic[T]):
+class Setting[T]:
     """One environment variable: ``default`` is its value when unset (or empty)."""
 
     name: str
@@ -141,7 +139,7 @@ class Setting(Generic[T]):
             raise ValueError(f"{self.name}: read must be among {READ_TIMES}, got {self.read}")
 
 
-def get(setting: Setting[T]) -> T:
+def get[T](setting: Setting[T]) -> T:
     """The setting's value now: parsed from the environment, else its default."""
     raw = os.environ.get(setting.name)
     if raw is None or (setting.empty_is_unset and not raw.strip()):

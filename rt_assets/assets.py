@@ -9,9 +9,9 @@ import contextlib
 import hashlib
 import json
 
-import arviz as az
 import dagster as dg
 import pandas as pd
+import xarray as xr
 from pydantic import Field
 
 from resources.io_manager import (
@@ -248,7 +248,7 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
 )
 def inference(
     context: dg.AssetExecutionContext, rt_sampler: RtSampler, processed_counts: pd.DataFrame
-) -> az.InferenceData:
+) -> xr.DataTree:
     run_date, state = date_and_state(context.partition_key)
     preset, seed = rt_sampler.sampler_preset(), rt_seed(run_date, state)
     context.log.info(f"{state} {run_date}: sampling with preset {preset.name}, seed {seed}")
@@ -305,7 +305,7 @@ def inference(
     ),
 )
 def summary_table(
-    context: dg.AssetExecutionContext, inference: az.InferenceData, processed_counts: pd.DataFrame
+    context: dg.AssetExecutionContext, inference: xr.DataTree, processed_counts: pd.DataFrame
 ) -> pd.DataFrame:
     run_date, state = date_and_state(context.partition_key)
     rows = summary.summarize(inference, processed_counts, state)

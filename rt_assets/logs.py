@@ -34,9 +34,9 @@ def dagster_console_level() -> str:
 class _SkippedRewriteFilter(logging.Filter):
     """Drop PyTensor's 4-record ERROR report of a failed ``local_subtensor_merge``.
 
-    PyTensor (2.38; 3.3 too, as ``local_subtensor_merge_slice``) tries that graph rewrite
-    on an index of the Gaussian random walk's log-density of a long series (352 days and
-    more), overflows an int8 constant and skips the rewrite: the graph stays
+    PyTensor (2.38, and 3.3 as ``local_subtensor_merge_slice``) tries that graph rewrite on
+    an index of the Gaussian random walk's log-density of a long series (352 days and more),
+    overflows an int8 constant and skips the rewrite: the graph stays
     correct, but each fit printed ~20 lines of traceback at ERROR. Other rewrite failures
     are left alone.
     """

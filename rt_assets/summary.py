@@ -7,6 +7,7 @@ import io
 import arviz as az
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 # rt.live's published rt.csv header: part of the product's interface.
 RT_CSV_COLUMNS = [
@@ -37,7 +38,7 @@ def _scale_to(reference: pd.Series, series: pd.Series) -> pd.Series:
     return series * (reference.mean() / denominator)
 
 
-def summarize(idata: az.InferenceData, counts: pd.DataFrame, region: str) -> pd.DataFrame:
+def summarize(idata: xr.DataTree, counts: pd.DataFrame, region: str) -> pd.DataFrame:
     """One row per observed day of ``region``: Rt mean, median, 80% HDI and the counts.
 
     ``counts`` are the region's processed counts (``rt/processed_counts`` rows);
@@ -58,7 +59,7 @@ def summarize(idata: az.InferenceData, counts: pd.DataFrame, region: str) -> pd.
             f"{post_dates.max():%Y-%m-%d}) do not overlap the processed counts"
         )
     r_t = posterior["r_t"].sel(date=days.values)
-    hdi = az.hdi(r_t, hdi_prob=HDI_PROB)["r_t"]
+    hdi = az.hdi(r_t, prob=HDI_PROB)
     sample_dims = ["chain", "draw"]
     reported = pd.DataFrame(
         {
@@ -85,8 +86,8 @@ def summarize(idata: az.InferenceData, counts: pd.DataFrame, region: str) -> pd.
             "index": np.arange(len(days)),
             "mean": r_t.mean(sample_dims).values,
             "median": r_t.median(sample_dims).values,
-            "lower_80": hdi.sel(hdi="lower").values,
-            "upper_80": hdi.sel(hdi="higher").values,
+            "lower_80": hdi.sel(ci_bound="lower").values,
+            "upper_80": hdi.sel(ci_bound="upper").values,
             "infections": posterior_mean("infections").values,
             "test_adjusted_positive": posterior_mean("test_adjusted_positive").values,
             "test_adjusted_positive_raw": _scale_to(positive, raw).values,

@@ -1,6 +1,6 @@
 """nutpie's compiled model, with its two C entry points cached on disk across processes.
 
-nutpie 0.16.8 compiles a model in three parts: PyTensor's numba functions for the
+nutpie 0.16.11 compiles a model in three parts: PyTensor's numba functions for the
 log-density with its gradient and for the trace's other variables (PyTensor caches those
 on disk), and two C entry points (``cfunc``) that nutpie's sampler calls, each of which
 inlines one of those functions. nutpie builds the entry points as closures, which numba
@@ -256,7 +256,15 @@ def compile_model(model, var_names=None):
         jitter_rvs=set(model.free_RVs),
         return_transformed=True,
     )
-    n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info = _make_functions(
+    (
+        n_dim,
+        n_expanded,
+        logp_fn,
+        expand_fn,
+        initial_point_fn,
+        shape_info,
+        reparameterized_names,
+    ) = _make_functions(
         model,
         mode="NUMBA",
         compute_grad=True,
@@ -265,17 +273,22 @@ def compile_model(model, var_names=None):
         pymc_initial_point_fn=_wrap_with_lock(initial_point),
         var_names=var_names,
     )
-    shared_data, shared_vars = {}, {}
+    # nutpie keys each data input by a random name; here the key is the input's own name
+    # (unique in a model), so that the entry points' source, and their cache key, stay the
+    # same from one process to the next.
+    shared_data, shared_var_keys = {}, {}
     for var in [*logp_fn.get_shared(), *expand_fn.get_shared()]:
-        if var.name in shared_vars and shared_vars[var.name] is not var:
+        if var in shared_var_keys:
+            continue
+        if var.name in shared_data:
             raise ValueError(f"data inputs must have unique names: {var.name}")
         value = np.array(var.get_value(), order="C", copy=True)
         value.flags.writeable = False
-        shared_data[var.name], shared_vars[var.name] = value, var
-    user_data = make_user_data(shared_vars, shared_data)
+        shared_data[var.name], shared_var_keys[var] = value, var.name
+    user_data = make_user_data(shared_var_keys, shared_data)
     logp_entry = entry_point("logp", logp_fn, n_dim, n_expanded, user_data)
     expand_entry = entry_point("expand", expand_fn, n_dim, n_expanded, user_data)
-    dims, coords = _prepare_dims_and_coords(model, shape_info)
+    dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized_names)
     return CompiledPyMCModel(
         _n_dim=n_dim,
         dims=dims,
@@ -285,11 +298,13 @@ def compile_model(model, var_names=None):
         compiled_expand_func=expand_entry,
         initial_point_func=initial_point_fn,
         shared_data=shared_data,
+        shared_var_keys=shared_var_keys,
         user_data=user_data,
         n_expanded=n_expanded,
         shape_info=shape_info,
         logp_func=logp_fn,
         expand_func=expand_fn,
+        reparameterized_names=reparameterized_names,
     )
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import arviz as az
 import numpy as np
 import scipy.fft
 import scipy.special
 import scipy.stats
+import xarray as xr
 
 from rt_assets.model.presets import SamplerPreset, as_preset
 
@@ -16,12 +16,12 @@ from rt_assets.model.presets import SamplerPreset, as_preset
 RTLIVE_MAX_RHAT = 1.1
 STRICT_MAX_RHAT = 1.01
 STRICT_MIN_ESS = 400
-# The quantiles whose indicators give the tail ESS (Vehtari et al., 2021): ArviZ 0.x's
-# default; ArviZ 1.x's `ess(method="tail")` defaults to its `stats.ci_prob` (0.89) instead.
+# The quantiles whose indicators give the tail ESS (Vehtari et al., 2021; ArviZ 0.x's
+# default). ArviZ 1.x's `ess(method="tail")` defaults to its `stats.ci_prob` (0.89) instead.
 TAIL_QUANTILES = (0.05, 0.95)
 
 
-def convergence(idata: az.InferenceData, var_name: str = "r_t") -> dict[str, Any]:
+def convergence(idata: xr.DataTree, var_name: str = "r_t") -> dict[str, Any]:
     """Convergence of ``r_t``: max r_hat, min bulk and tail ESS, divergences.
 
     The same estimators as ArviZ's ``rhat`` (rank-normalized split r_hat) and ``ess``
@@ -45,7 +45,7 @@ def convergence(idata: az.InferenceData, var_name: str = "r_t") -> dict[str, Any
 
 
 # Rank-normalized split r_hat and ESS (Vehtari, Gelman, Simpson, Carpenter and Bürkner,
-# 2021, "Rank-normalization, folding, and localization"), as ArviZ 0.23 computes them one
+# 2021, "Rank-normalization, folding, and localization"), as ArviZ computes them one
 # variable at a time, here over the last axis of a (chain, draw, variable) array at once:
 # ArviZ's per-variable loop was most of a state's work outside sampling, paid by the fit and
 # again by its check (docs/performance.md, "The steps around the sampler").

@@ -86,10 +86,10 @@ class RenewalOp(Op):
         r, seed, gt = inputs
         output_storage[0][0] = _renewal(r, seed[0], gt)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, node, shapes):
         return [shapes[0]]
 
-    def L_op(self, inputs, outputs, output_grads):
+    def pullback(self, inputs, outputs, output_grads):
         r, seed, gt = inputs
         r_bar, seed_bar = RenewalVJPOp()(r, outputs[0], gt, output_grads[0])
         return [r_bar, seed_bar, pt.zeros_like(gt)]
@@ -110,7 +110,7 @@ class RenewalVJPOp(Op):
         output_storage[0][0] = r_bar
         output_storage[1][0] = seed_bar
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, node, shapes):
         return [shapes[0], (1,)]
 
 
@@ -192,10 +192,10 @@ class DelayOp(Op):
     def perform(self, node, inputs, output_storage):
         output_storage[0][0] = _delay(*inputs)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, node, shapes):
         return [shapes[0]]
 
-    def grad(self, inputs, output_grads):
+    def pullback(self, inputs, outputs, output_grads):
         y, p = inputs
         return [DelayVJPOp("y")(y, p, output_grads[0]), DelayVJPOp("p")(y, p, output_grads[0])]
 
@@ -222,7 +222,7 @@ class DelayVJPOp(Op):
         else:
             output_storage[0][0] = _delay_vjp_p(y, p.shape[0], out_bar)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, node, shapes):
         return [shapes[0] if self.wrt == "y" else shapes[1]]
 
 
@@ -344,12 +344,12 @@ class NegativeBinomialLogpOp(Op):
         value, mu, alpha = inputs
         output_storage[0][0] = _negative_binomial_logp(value, mu, float(alpha))
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, node, shapes):
         # The counts' length: one input, so the compiled graph (and its cache key) does not
         # depend on which of mu's broadcast inputs a rewrite happens to list first.
         return [shapes[0]]
 
-    def grad(self, inputs, output_grads):
+    def pullback(self, inputs, outputs, output_grads):
         value, mu, alpha = inputs
         mu_bar, alpha_bar = NegativeBinomialVJPOp()(value, mu, alpha, output_grads[0])
         return [grad_undefined(self, 0, value), mu_bar, alpha_bar]
@@ -371,7 +371,7 @@ class NegativeBinomialVJPOp(Op):
         output_storage[0][0] = mu_bar
         output_storage[1][0] = alpha_bar
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, node, shapes):
         return [shapes[1], ()]
 
 
@@ -441,10 +441,10 @@ class WhitenOp(Op):
     def perform(self, node, inputs, output_storage):
         output_storage[0][0] = _whiten(*inputs)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, node, shapes):
         return [shapes[2]]
 
-    def grad(self, inputs, output_grads):
+    def pullback(self, inputs, outputs, output_grads):
         mean, scale, z = inputs
         x_bar = output_grads[0]
         return [x_bar, grad_undefined(self, 1, scale), WhitenVJPOp()(scale, x_bar)]
@@ -460,7 +460,7 @@ class WhitenVJPOp(Op):
     def perform(self, node, inputs, output_storage):
         output_storage[0][0] = _whiten_vjp(*inputs)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, node, shapes):
         return [shapes[1]]
 
 

@@ -82,7 +82,7 @@ def nutpie_settings(preset: SamplerPreset, whitened: bool = False) -> dict:
         "chains": preset.chains,
         "target_accept": preset.target_accept,
         "maxdepth": preset.maxdepth,
-        "low_rank_modified_mass_matrix": preset.low_rank and not whitened,
+        "adaptation": "low_rank" if preset.low_rank and not whitened else "diag",
     }
 
 

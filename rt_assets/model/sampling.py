@@ -9,7 +9,6 @@ import time
 import zlib
 from dataclasses import asdict
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -44,7 +43,7 @@ def fit(
     seed: int = 0,
     region: str = "",
     cores: int | None = None,
-) -> az.InferenceData:
+) -> xr.DataTree:
     """Build and sample the model for one state; same inputs and seed, same posterior.
 
     ``cores``: threads for the chains (None or 0: the preset's, else one per chain); it
@@ -187,15 +186,15 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _tidy(idata: az.InferenceData, data: PreparedData) -> az.InferenceData:
+def _tidy(idata: xr.DataTree, data: PreparedData) -> xr.DataTree:
     """Keep the named posterior variables, and store the data the model saw."""
-    posterior = idata.posterior[[v for v in POSTERIOR_VARS if v in idata.posterior]]
+    posterior = idata.posterior.to_dataset()
+    posterior = posterior[[v for v in POSTERIOR_VARS if v in posterior]]
     # Drop the padding after the last date (see ``generative.BUCKET_DAYS``).
     posterior = posterior.isel(date=slice(0, len(data.dates)))
     posterior = posterior.assign_coords(date=data.dates.values)
-    stats = idata.sample_stats[
-        [v for v in ("diverging", "tree_depth", "n_steps", "logp") if v in idata.sample_stats]
-    ]
+    stats = idata.sample_stats.to_dataset()
+    stats = stats[[v for v in ("diverging", "tree_depth", "n_steps", "logp") if v in stats]]
     constant = xr.Dataset(
         {
             "positive": ("date", data.positive),
@@ -205,4 +204,7 @@ def _tidy(idata: az.InferenceData, data: PreparedData) -> az.InferenceData:
         },
         coords={"date": data.dates.values},
     )
-    return az.InferenceData(posterior=posterior, sample_stats=stats, constant_data=constant)
+    # ArviZ 1's InferenceData is an xarray DataTree with these groups as children.
+    return xr.DataTree.from_dict(
+        {"posterior": posterior, "sample_stats": stats, "constant_data": constant}
+    )

@@ -40,7 +40,8 @@ def test_chains_start_at_a_draw_of_the_previous_posterior(previous):
     assert len(data.dates) > known  # the run date adds a day
     draws = previous.posterior["log_r_t"].stack(s=("chain", "draw")).transpose("s", "date").values
     matches = np.flatnonzero((draws == point[:known]).all(axis=1))
-    assert len(matches) == 1
+    # One draw, or a draw the chain stayed at (a rejected transition repeats it).
+    assert len(matches) >= 1
     # seed and alpha of the same draw, on the log scale nutpie samples
     i = matches[0]
     seed = previous.posterior["seed"].stack(s=("chain", "draw")).values[i]

@@ -7,11 +7,11 @@ and ``AWS_ENDPOINT_URL``. The objects are then read back with boto3 and checked.
 import gzip
 import io
 
-import arviz as az
 import dagster as dg
 import msgpack
 import pandas as pd
 import pytest
+import xarray as xr
 
 from tests.fixtures.lake_objects import LAKE_YEAR_OBJECTS
 
@@ -61,7 +61,7 @@ def test_rt_graph_on_s3(s3_env, fast_preset, tmp_path):
 
     nc = tmp_path / "ny.nc"
     nc.write_bytes(s3_env.get(f"{prefix}/inference/{RUN_DATE}/NY.nc"))
-    idata = az.from_netcdf(nc)
+    idata = xr.load_datatree(nc)
     assert idata.posterior.attrs["region"] == "NY"
     assert idata.posterior.attrs["preset"] == "fast"
     assert "r_t" in idata.posterior

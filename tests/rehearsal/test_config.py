@@ -362,7 +362,7 @@ def context(tmp_path) -> Path:
 
 def _dockerfile(root: Path, body: str) -> Path:
     path = root / "test.Dockerfile"
-    path.write_text("FROM python:3.11.14-slim-bookworm\nWORKDIR /opt/app\n" + body)
+    path.write_text("FROM python:3.12.12-slim-bookworm\nWORKDIR /opt/app\n" + body)
     return path
 
 
@@ -423,11 +423,11 @@ def test_a_dockerfile_step_without_emulation_fails_before_building(
 def test_copy_from_an_earlier_stage(context, tmp_path):
     dockerfile = context / "stages.Dockerfile"
     dockerfile.write_text(
-        "FROM python:3.11.14-slim-bookworm AS build\n"
+        "FROM python:3.12.12-slim-bookworm AS build\n"
         "WORKDIR /work\n"
         "COPY pkg/ pkg/\n"
         "RUN mkdir -p /work/pkg/empty && rm pkg/new.py\n"
-        "FROM python:3.11.14-slim-bookworm\n"
+        "FROM python:3.12.12-slim-bookworm\n"
         "WORKDIR /opt/app\n"
         "COPY --from=build /work/pkg pkg/\n"
     )

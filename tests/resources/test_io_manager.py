@@ -7,6 +7,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from resources.io_manager import LakeIOManager, lake_format
 from resources.lake_store import LakeStore
@@ -22,15 +23,15 @@ def table(context: dg.AssetExecutionContext) -> pd.DataFrame:
 
 
 @dg.asset(key_prefix="t", partitions_def=date_state, metadata=lake_format("netcdf"))
-def posterior(context: dg.AssetExecutionContext) -> az.InferenceData:
+def posterior(context: dg.AssetExecutionContext) -> xr.DataTree:
     rng = np.random.default_rng(0)
-    idata = az.from_dict(posterior={"r_t": rng.normal(size=(2, 5, 3))})
+    idata = az.from_dict({"posterior": {"r_t": rng.normal(size=(2, 5, 3))}})
     idata.posterior.attrs["partition"] = str(context.partition_key)
     return idata
 
 
 @dg.asset(key_prefix="t", partitions_def=date_state, metadata=lake_format("msgpack"))
-def doc(posterior: az.InferenceData) -> dict:
+def doc(posterior: xr.DataTree) -> dict:
     return {
         "shape": list(posterior.posterior["r_t"].shape),
         "part": posterior.posterior.attrs["partition"],
@@ -69,7 +70,7 @@ def test_round_trip_in_natural_formats(tmp_path):
     assert (tmp_path / "t/doc/2021-01-02/NY.msgpack").is_file()
     csv = (tmp_path / "t/national/2021-01-02.csv").read_text()
     assert csv == "day,x,y\n2021-01-02,1.5,3.0\n"
-    idata = az.from_netcdf(tmp_path / "t/posterior/2021-01-02/NY.nc")
+    idata = xr.load_datatree(tmp_path / "t/posterior/2021-01-02/NY.nc")
     assert idata.posterior["r_t"].shape == (2, 5, 3)
     # no temporary files left behind
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]

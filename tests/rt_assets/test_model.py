@@ -291,10 +291,11 @@ def test_negative_binomial_op_is_pymc_s_likelihood_and_has_its_gradient():
     mu = np.array([0.5, 3.0, 6.5, 180.0, 29_000.0, 40.0])
     for alpha in (0.3, 6.0):
         got = m.negative_binomial_logp(value, mu, alpha).eval()
+        # PyMC 6 evaluates it through (n, p), which carries ~2e-8 of round-off (checked
+        # against 50-digit arithmetic, docs/performance.md "Library versions"); the same
+        # formula in SciPy's log-gamma is the tight reference.
         expected = pm.logp(pm.NegativeBinomial.dist(mu=mu, alpha=alpha), value).eval()
-        np.testing.assert_allclose(got, expected, rtol=1e-10)
-        # The formula in SciPy's log-gamma as well: PyMC 6 evaluates it through (n, p), with
-        # ~2e-8 of round-off (docs/performance.md, "Library versions").
+        np.testing.assert_allclose(got, expected, rtol=1e-7)
         exact = (
             special.gammaln(value + alpha)
             - special.gammaln(value + 1.0)

@@ -123,9 +123,9 @@ def test_published_msgpack_is_the_documented_document(daily):
 
 def test_inference_is_stored_with_model_version_and_check_metadata(daily):
     lake, instance, _ = daily
-    import arviz as az
+    import xarray as xr
 
-    idata = az.from_netcdf(lake / f"rt/inference/{DATE}/VT.nc")
+    idata = xr.load_datatree(lake / f"rt/inference/{DATE}/VT.nc")
     assert idata.posterior.attrs["preset"] == "fast"
     assert "model_version" in idata.posterior.attrs
     records = instance.event_log_storage.get_asset_check_execution_history(

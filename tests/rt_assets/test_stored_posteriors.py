@@ -9,10 +9,10 @@ the summary code must still read every one of them. A new model version adds its
 
 from pathlib import Path
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from rt_assets import model as m
 from rt_assets import summary
@@ -26,7 +26,7 @@ def stored_path(version: str) -> Path:
     return STORED / f"{version}.nc"
 
 
-def counts_for(idata: az.InferenceData, region: str) -> pd.DataFrame:
+def counts_for(idata: xr.DataTree, region: str) -> pd.DataFrame:
     """Processed counts as rt/processed_counts holds them, from the data the model saw."""
     data = idata.constant_data
     weighted = data["weight"].values.astype(bool)
@@ -57,7 +57,7 @@ def test_the_current_model_version_has_a_stored_posterior():
 
 @pytest.mark.parametrize("path", sorted(STORED.glob("*.nc")), ids=lambda p: p.stem)
 def test_the_summary_reads_each_stored_posterior(path):
-    idata = az.from_netcdf(path)
+    idata = xr.load_datatree(path)
     assert idata.posterior.attrs["model_version"] == path.stem
     assert path.stat().st_size < 50_000  # a fixture, not a data set
     rows = summary.summarize(idata, counts_for(idata, "SIM"), "SIM")
@@ -67,15 +67,15 @@ def test_the_summary_reads_each_stored_posterior(path):
     assert summary.latest(rows)["date"] == str(rows["date"].iloc[-1])[:10]
 
 
-def store(idata: az.InferenceData, path: Path) -> None:
+def store(idata: xr.DataTree, path: Path) -> None:
     """The posterior thinned to 2 x 10 draws of what the summary reads, in float32, and the
     counts the model saw. Uncompressed: at this size HDF5's chunk index costs more than
     zlib saves (most of the ~40 KB is the netCDF-4 container itself)."""
-    posterior = idata.posterior[list(KEPT_VARS)]
+    posterior = idata.posterior.to_dataset()[list(KEPT_VARS)]
     step = max(1, posterior.sizes["draw"] // DRAWS_KEPT)
     posterior = posterior.isel(draw=slice(None, step * DRAWS_KEPT, step)).astype("float32")
     posterior.attrs = dict(idata.posterior.attrs)
-    constant = idata.constant_data[["positive", "tests", "weight"]].astype(
+    constant = idata.constant_data.to_dataset()[["positive", "tests", "weight"]].astype(
         {"positive": "float32", "tests": "float32", "weight": "int8"}
     )
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
-"""Posterior -> rt.csv rows, on a generated InferenceData with known values."""
+"""Posterior -> rt.csv rows, on a generated posterior (ArviZ DataTree) with known values."""
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from rt_assets import summary
 
@@ -29,14 +30,20 @@ def counts() -> pd.DataFrame:
 
 
 @pytest.fixture
-def idata() -> az.InferenceData:
+def idata() -> xr.DataTree:
     rng = np.random.default_rng(1)
     dates = BUFFER.append(DATES)
     true_rt = np.linspace(1.4, 0.8, len(dates))
     draws = true_rt + rng.normal(0, 0.05, size=(2, 400, len(dates)))
     infections = np.broadcast_to(np.linspace(1, 2, len(dates)), (2, 400, len(dates)))
     return az.from_dict(
-        posterior={"r_t": draws, "infections": infections, "test_adjusted_positive": infections},
+        {
+            "posterior": {
+                "r_t": draws,
+                "infections": infections,
+                "test_adjusted_positive": infections,
+            }
+        },
         coords={"date": dates.values},
         dims={"r_t": ["date"], "infections": ["date"], "test_adjusted_positive": ["date"]},
     )
