@@ -44,7 +44,7 @@ def _pipeline(regions: list[str], args: argparse.Namespace) -> list[dict]:
     os.environ.update({"LAKE_URL": str(lake.resolve()), "DAGSTER_HOME": str(home)})
     import dagster as dg
 
-    from resources.lake_store import LakeStore, local_path
+    from resources.lake_store import LakeStore
     from rt_assets import keys
     from rt_assets.partitions import date_state_key
     from rt_assets.pipeline import run_daily

@@ -49,15 +49,9 @@ FULL[LAPLACE] = True
 FULL_OWN = {k: v for k, v in nutpie_settings(_FULL).items() if k != "chains"} | {"draws": 1000}
 SETTINGS = {
     "rt.live's (diag, tune 700, draws 500, ta 0.95)": dict(tune=700, draws=500, target_accept=0.95),
-    "+ low-rank mass matrix": dict(
-        tune=700, draws=500, target_accept=0.95, adaptation="low_rank"
-    ),
-    "+ target_accept 0.9": dict(
-        tune=700, draws=500, target_accept=0.9, adaptation="low_rank"
-    ),
-    "+ tune 300, draws 1000": dict(
-        tune=300, draws=1000, target_accept=0.9, adaptation="low_rank"
-    ),
+    "+ low-rank mass matrix": dict(tune=700, draws=500, target_accept=0.95, adaptation="low_rank"),
+    "+ target_accept 0.9": dict(tune=700, draws=500, target_accept=0.9, adaptation="low_rank"),
+    "+ tune 300, draws 1000": dict(tune=300, draws=1000, target_accept=0.9, adaptation="low_rank"),
     "+ maxdepth 8 (= full until 2026-12-03)": FULL_OWN,
     "+ Laplace coordinates, diagonal mass matrix": FULL | {"draws": 1000},
     "+ draws 1500 (= full)": FULL,
