@@ -102,10 +102,11 @@ def _entry_point(model, x: np.ndarray) -> tuple[int, float, np.ndarray]:
 
 @pytest.mark.slow
 def test_cached_entry_points_with_a_matrix_input_give_nutpie_s_log_density():
-    # The model that is sampled, with a whitening of its own (a 2-D input). nutpie 0.16.11
-    # reads a matrix through a reshape and numba rounds the two builds differently in the
-    # last bits (~1e-12 of a log density of ~6000), so draws drift apart over a chain; the
-    # log density and its gradient are compared instead, at points spread over the space.
+    # The model that is sampled, with a whitening of its own (a 2-D input). numba rounds
+    # nutpie's build and ours differently in the last bits (~1e-12 of a log density of
+    # ~6000; reading the matrix through nutpie's reshape did not change that), so draws
+    # drift apart over a chain; the log density and its gradient are compared instead, at
+    # points spread over the space.
     import nutpie
 
     observed = m.prepare(_series())
