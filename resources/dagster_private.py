@@ -8,6 +8,13 @@ overrides three private ``UPathIOManager`` methods: see `resources/io_manager.py
 
 from __future__ import annotations
 
+# rt_assets/checks.py: which materialization a check evaluated, for an evaluation yielded
+# per partition of a backfill's run of several partitions. Public: AssetCheckResult, which
+# records a partition only when the step has exactly one.
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+
 # rt_assets/phases.py: a graph of plain asset definitions. Public:
 # Definitions.resolve_asset_graph(), which insists on the resources the assets need,
 # while the jobs need the phases at import, before any resource exists.
@@ -40,6 +47,7 @@ from dagster._core.storage.upath_io_manager import escape_dotdot_segments
 from dagster._utils.schedules import is_valid_cron_string
 
 __all__ = [
+    "AssetCheckEvaluationTargetMaterializationData",
     "AssetGraph",
     "AssetGraphSubset",
     "AssetKeyPartitionKey",

@@ -251,13 +251,35 @@ class _LakeUPathIOManager(dg.UPathIOManager):
     def _handle_transition_to_partitioned_asset(self, context, path) -> None:  # noqa: ANN001
         return None
 
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        if not context.has_asset_partitions or len(context.asset_partition_keys) == 1:
+            return super().handle_output(context, obj)
+        # A backfill's run of several partitions (rt_assets.partitions.state_backfill_policy):
+        # the asset returns one value per partition, each stored at its partition's path
+        # with its own bytes and uri.
+        paths = self._get_paths_for_partitions(context)
+        if not isinstance(obj, dict) or set(obj) != set(paths):
+            got = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+            raise dg.Failure(
+                description=(
+                    f"{context.asset_key.to_user_string()}: a run of {len(paths)} partitions "
+                    f"must return a dict with one value per partition key, got {got}"
+                ),
+                allow_retries=False,
+            )
+        codec = CODECS[_format_of(context)]
+        for key, path in paths.items():
+            data = codec.dumps(obj[key])
+            self.store.write_bytes(path, data)
+            context.step_context.add_asset_metadata(
+                _stored_metadata(data, path), asset_key=context.asset_key, partition_key=key
+            )
+
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         codec = CODECS[_format_of(context)]
         data = codec.dumps(obj)
         self.store.write_bytes(path, data)
-        context.add_output_metadata(
-            {"bytes": dg.MetadataValue.int(len(data)), "uri": dg.MetadataValue.path(str(path))}
-        )
+        context.add_output_metadata(_stored_metadata(data, path))
 
     def _load_partition_from_path(self, context, partition_key, path, backcompat_path=None):  # noqa: ANN001
         # Where a consumer declares allow_missing_partitions (the national CSV over
@@ -279,6 +301,10 @@ class _LakeUPathIOManager(dg.UPathIOManager):
             partition = context.asset_partition_key if context.has_asset_partitions else None
             raise missing_upstream(context, partition, path) from None
         return codec.loads(data)
+
+
+def _stored_metadata(data: bytes, path: UPath) -> dict[str, dg.MetadataValue]:
+    return {"bytes": dg.MetadataValue.int(len(data)), "uri": dg.MetadataValue.path(str(path))}
 
 
 def missing_upstream(context: InputContext, partition: str | None, path: UPath) -> dg.Failure:

@@ -31,6 +31,13 @@ ACCEPTED: tuple[tuple[type[Warning], str], ...] = (
         r"Function `create_dagster_pandas_dataframe_type` is currently in beta",
     ),
     (
+        BetaWarning,
+        r"Parameter `backfill_policy` of function `asset` is currently in beta",
+        # rt's date|state assets run a backfill in batches of dates of one state
+        # (rt_assets/partitions.py state_backfill_policy): Dagster's only way to start
+        # one run for several partitions from the UI's backfill dialog.
+    ),
+    (
         PreviewWarning,
         r"Specifying a partitions_def on an AssetCheckSpec is currently in preview",
         # rt's checks (inference_converged, staged_vs_previous) declare their asset's

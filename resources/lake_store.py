@@ -110,6 +110,12 @@ class LakeStore:
         return path.fs.cat_file(path.path)
 
     @staticmethod
+    def remove(path: UPath) -> None:
+        """Delete the object at ``path``; nothing to do if there is none."""
+        if path.exists():
+            path.fs.rm_file(path.path)
+
+    @staticmethod
     def is_gzip(path: UPath) -> bool:
         """Whether the stored object at ``path`` is gzip-compressed (reads two bytes)."""
         with path.open("rb") as fh:

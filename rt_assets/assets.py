@@ -8,6 +8,8 @@ manager; docs/rt-pipeline.md ("Assets and where they are stored") has the paths.
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -29,12 +31,20 @@ from rt_assets.model import (
     MODEL_VERSION,
     PRESETS,
     SamplerPreset,
+    convergence,
     fit,
+    gate,
     get_preset,
     peak_rss_mib,
     rt_seed,
 )
-from rt_assets.partitions import by_date, date_and_state, date_partitions, date_state_partitions
+from rt_assets.partitions import (
+    by_date,
+    date_and_state,
+    date_partitions,
+    date_state_partitions,
+    state_backfill_policy,
+)
 
 GROUP = "rt"
 OWNERS = ["team:rt"]
@@ -101,6 +111,35 @@ def _md_table(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
     return dg.MetadataValue.md(df.head(rows).to_markdown(index=False))
 
 
+def each_partition(
+    context: dg.AssetExecutionContext,
+    one: Callable[..., tuple[Any, dict]],
+    **inputs: Any,
+) -> Any:
+    """``one(partition_key, **inputs)`` for each partition of the step, with its metadata.
+
+    A step has one ``date|state`` partition, or, in a backfill, one state's batch of up to
+    ``BACKFILL_DATES_PER_RUN`` dates (``state_backfill_policy``). Then each input is a dict
+    by partition key, each result's metadata goes to its own partition's materialization,
+    and the step returns a dict by partition key (the lake IO manager stores each at its
+    own path). ``one`` returns (value, metadata). The date|state assets' inputs and
+    outputs are typed ``Any`` for this: one value or a dict of them (Dagster types do not
+    take unions).
+    """
+    partition_keys = [str(k) for k in context.partition_keys]
+    if len(partition_keys) == 1:
+        value, metadata = one(partition_keys[0], **inputs)
+        context.add_output_metadata(metadata)
+        return value
+    values = {}
+    for i, key in enumerate(partition_keys, 1):
+        context.log.info(f"partition {i}/{len(partition_keys)} of this run: {key}")
+        value, metadata = one(key, **{name: batch[key] for name, batch in inputs.items()})
+        context.add_asset_metadata(metadata, partition_key=key)
+        values[key] = value
+    return values
+
+
 @contextlib.contextmanager
 def source_failures():
     """A source the run cannot use fails the step without retries, with its own message
@@ -137,6 +176,7 @@ def day_snapshot(context: dg.AssetExecutionContext, run_date: str):
     key=keys.RAW_COUNTS,
     group_name=GROUP,
     partitions_def=date_state_partitions,
+    backfill_policy=state_backfill_policy,
     owners=OWNERS,
     kinds={"csv"},
     code_version="2",
@@ -155,8 +195,12 @@ def day_snapshot(context: dg.AssetExecutionContext, run_date: str):
         "URL), default the bundled final archive."
     ),
 )
-def raw_counts(context: dg.AssetExecutionContext) -> bytes:
-    run_date, state = date_and_state(context.partition_key)
+def raw_counts(context: dg.AssetExecutionContext) -> Any:
+    return each_partition(context, lambda key: _raw_counts(context, key))
+
+
+def _raw_counts(context: dg.AssetExecutionContext, partition_key: str) -> tuple[bytes, dict]:
+    run_date, state = date_and_state(partition_key)
     data, origin, table, cov = day_snapshot(context, run_date)
     with source_failures():
         rows = sources.state_slice(data, state, name=origin)
@@ -164,7 +208,7 @@ def raw_counts(context: dg.AssetExecutionContext) -> bytes:
     if unknown:
         context.log.warning(f"left out rows of unknown region codes (code: rows): {unknown}")
     context.log.info(f"{origin}: {len(table)} rows, {table.attrs['format']} format; {state}")
-    context.add_output_metadata(
+    return rows, (
         {
             "source": origin,
             "format": table.attrs["format"],
@@ -176,7 +220,6 @@ def raw_counts(context: dg.AssetExecutionContext) -> bytes:
             "snapshot_sha256": dg.MetadataValue.text(hashlib.sha256(data).hexdigest()),
         }
     )
-    return rows
 
 
 @dg.asset(
@@ -184,6 +227,7 @@ def raw_counts(context: dg.AssetExecutionContext) -> bytes:
     ins={"raw_counts": dg.AssetIn(key=keys.RAW_COUNTS)},
     group_name=GROUP,
     partitions_def=date_state_partitions,
+    backfill_policy=state_backfill_policy,
     owners=OWNERS,
     kinds={"pandas", "parquet"},
     code_version=f"2+corrections-{corrections.corrections_version()}",
@@ -196,9 +240,13 @@ def raw_counts(context: dg.AssetExecutionContext) -> bytes:
         "Stored at `<LAKE_URL>/rt/processed_counts/<date>/<state>.parquet`."
     ),
 )
-def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd.DataFrame:
-    run_date, state = date_and_state(context.partition_key)
-    name = f"{keys.RAW_COUNTS.to_user_string()} {context.partition_key}"
+def processed_counts(context: dg.AssetExecutionContext, raw_counts: Any) -> Any:
+    return each_partition(context, _processed_counts, raw_counts=raw_counts)
+
+
+def _processed_counts(partition_key: str, raw_counts: bytes) -> tuple[pd.DataFrame, dict]:
+    run_date, state = date_and_state(partition_key)
+    name = f"{keys.RAW_COUNTS.to_user_string()} {partition_key}"
     with source_failures():
         table = sources.read_source(raw_counts, name=name)
     processed = corrections.process_counts(table, run_date)
@@ -211,7 +259,7 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
             allow_retries=False,
         )
     excluded = corrections.exclusion_summary(processed)
-    context.add_output_metadata(
+    return processed, (
         {
             "rows": len(processed),
             "last_date": str(processed["date"].max().date()),
@@ -223,13 +271,13 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
             "preview": _md_table(processed.tail(5)),
         }
     )
-    return processed
 
 
 @dg.asset(
     key=keys.INFERENCE,
     group_name=GROUP,
     partitions_def=date_state_partitions,
+    backfill_policy=state_backfill_policy,
     ins={"processed_counts": dg.AssetIn(key=keys.PROCESSED_COUNTS)},
     owners=OWNERS,
     kinds={"pymc", "netcdf"},
@@ -247,9 +295,24 @@ def processed_counts(context: dg.AssetExecutionContext, raw_counts: bytes) -> pd
     ),
 )
 def inference(
-    context: dg.AssetExecutionContext, rt_sampler: RtSampler, processed_counts: pd.DataFrame
-) -> xr.DataTree:
-    run_date, state = date_and_state(context.partition_key)
+    context: dg.AssetExecutionContext,
+    rt_sampler: RtSampler,
+    processed_counts: Any,
+) -> Any:
+    return each_partition(
+        context,
+        lambda key, processed_counts: _inference(context, rt_sampler, key, processed_counts),
+        processed_counts=processed_counts,
+    )
+
+
+def _inference(
+    context: dg.AssetExecutionContext,
+    rt_sampler: RtSampler,
+    partition_key: str,
+    processed_counts: pd.DataFrame,
+) -> tuple[xr.DataTree, dict]:
+    run_date, state = date_and_state(partition_key)
     preset, seed = rt_sampler.sampler_preset(), rt_seed(run_date, state)
     context.log.info(f"{state} {run_date}: sampling with preset {preset.name}, seed {seed}")
     observed = corrections.observed_for_model(processed_counts, state)
@@ -258,7 +321,7 @@ def inference(
     except ValueError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     attrs = idata.posterior.attrs
-    context.add_output_metadata(
+    return idata, (
         {
             "model_version": MODEL_VERSION,
             "preset": preset.name,
@@ -281,13 +344,22 @@ def inference(
             "peak_rss_mib": round(peak_rss_mib(), 1),
         }
     )
-    return idata
+
+
+def fit_gate(idata: xr.DataTree) -> tuple[dict, str, list[str]]:
+    """The convergence of a stored fit, its preset's name and why it fails that preset's
+    gate (empty: it passes). A fit from an unknown or older preset is held to rt.live's
+    gate. The convergence check reports it; the summary publishes only a fit that passes."""
+    diag = convergence(idata)
+    preset_name = str(idata.posterior.attrs.get("preset", ""))
+    return diag, preset_name, gate(diag, PRESETS.get(preset_name, PRESETS["rtlive"]))
 
 
 @dg.asset(
     key=keys.SUMMARY,
     group_name=GROUP,
     partitions_def=date_state_partitions,
+    backfill_policy=state_backfill_policy,
     ins={
         "inference": dg.AssetIn(key=keys.INFERENCE),
         "processed_counts": dg.AssetIn(key=keys.PROCESSED_COUNTS),
@@ -301,23 +373,50 @@ def inference(
     description=(
         "rt.csv rows for one state and run date: Rt mean, median and 80% HDI per observed day "
         "with the counts. Stored at `<LAKE_URL>/rt/summary/<date>/<state>.parquet`, its Rt "
-        "chart beside it (`<state>.png`, linked from the metadata as rt_curve)."
+        "chart beside it (`<state>.png`, linked from the metadata as rt_curve). A fit that "
+        "fails its convergence gate gets a summary with no rows (metadata converged=false "
+        "and why), which the national CSV leaves out."
     ),
 )
 def summary_table(
-    context: dg.AssetExecutionContext, inference: xr.DataTree, processed_counts: pd.DataFrame
-) -> pd.DataFrame:
-    run_date, state = date_and_state(context.partition_key)
+    context: dg.AssetExecutionContext,
+    inference: Any,
+    processed_counts: Any,
+) -> Any:
+    return each_partition(
+        context,
+        lambda key, **inputs: _summary_table(context, key, **inputs),
+        inference=inference,
+        processed_counts=processed_counts,
+    )
+
+
+def _summary_table(
+    context: dg.AssetExecutionContext,
+    partition_key: str,
+    inference: xr.DataTree,
+    processed_counts: pd.DataFrame,
+) -> tuple[pd.DataFrame, dict]:
+    run_date, state = date_and_state(partition_key)
     rows = summary.summarize(inference, processed_counts, state)
-    last = summary.latest(rows)
     # The chart is a file beside the table: ~30 KB of base64 in every materialization event
     # would make the event log (and each UI page that loads it) carry the pictures.
     store = _lake(context).store()
-    chart = store.path(context.asset_key, context.partition_key, "png")
+    chart = store.path(context.asset_key, partition_key, "png")
+    _, preset_name, reasons = fit_gate(inference)
+    if reasons:
+        # Not converged: stored with no rows, so the publication leaves the state out
+        # (docs/rt-pipeline.md, "The convergence gate"); rt/inference_converged says why.
+        why = f"not converged ({preset_name or 'unknown'} preset's gate): " + "; ".join(reasons)
+        context.log.warning(f"{state} {run_date}: {why}; summary stored empty, not published")
+        store.remove(chart)  # an earlier converged fit's chart would show what is not published
+        return rows.iloc[0:0], {"rows": 0, "converged": False, "not_published": why}
+    last = summary.latest(rows)
     store.write_bytes(chart, summary.rt_plot_png(rows, f"Rt {state}, run {run_date}"))
-    context.add_output_metadata(
+    return rows, (
         {
             "rows": len(rows),
+            "converged": True,
             "latest_date": last["date"],
             # Numbers, so the UI plots them across materializations.
             "latest_rt": round(float(last["mean"]), 3),
@@ -328,11 +427,15 @@ def summary_table(
             "preview": _md_table(rows[SUMMARY_PREVIEW].tail(7).round(3)),
         }
     )
-    return rows
+
+
+NOT_RUN = "not run for this date"
+NO_SUMMARY = "posterior stored but no summary: the summary step failed or has not run"
+NOT_CONVERGED = "not converged: failed its convergence check (rt/inference_converged)"
 
 
 def _missing_states(context: dg.AssetExecutionContext, run_date: str, present: set[str]) -> dict:
-    """Why each state without a summary for ``run_date`` is missing."""
+    """Why each state without published rows for ``run_date`` is missing."""
     store = _lake(context).store()
     reasons = {}
     for state in date_state_partitions.get_partitions_def_for_dimension(
@@ -340,12 +443,18 @@ def _missing_states(context: dg.AssetExecutionContext, run_date: str, present: s
     ).get_partition_keys():
         if state in present:
             continue
-        stored = store.exists(store.path(keys.INFERENCE, f"{run_date}|{state}", "netcdf"))
-        reasons[state] = (
-            "posterior stored but no summary: failed its convergence check (or the summary step)"
-            if stored
-            else "not run for this date"
-        )
+        partition = f"{run_date}|{state}"
+        summary_path = store.path(keys.SUMMARY, partition, "parquet")
+        if store.exists(summary_path):
+            # An empty summary is a fit that failed the gate (summary_table).
+            stored = CODECS["parquet"].loads(store.read_bytes(summary_path))
+            reasons[state] = (
+                NOT_CONVERGED if stored.empty else "summary stored after this date's CSV"
+            )
+        elif store.exists(store.path(keys.INFERENCE, partition, "netcdf")):
+            reasons[state] = NO_SUMMARY
+        else:
+            reasons[state] = NOT_RUN
     return reasons
 
 
@@ -403,10 +512,11 @@ def _inference_metadata(context: dg.AssetExecutionContext, run_date: str, states
 def national_csv(
     context: dg.AssetExecutionContext, summaries: dict[str, pd.DataFrame]
 ) -> pd.DataFrame:
-    by_state = {k.split("|")[1]: v for k, v in summaries.items() if v is not None}
+    # An empty summary is a fit that failed the convergence gate: left out, named below.
+    by_state = {k.split("|")[1]: v for k, v in summaries.items() if v is not None and not v.empty}
     missing = _missing_states(context, context.partition_key, set(by_state))
     if not by_state:
-        failed = sorted(s for s, r in missing.items() if r != "not run for this date")
+        failed = sorted(s for s, r in missing.items() if r != NOT_RUN)
         raise dg.Failure(
             f"no state has a summary for {context.partition_key} (failed checks: "
             f"{', '.join(failed) or 'none'}); nothing to publish",
@@ -420,7 +530,7 @@ def national_csv(
             "states": dg.MetadataValue.text(", ".join(sorted(by_state))),
             "state_count": len(by_state),
             "failed_states": dg.MetadataValue.text(
-                ", ".join(s for s, r in missing.items() if r != "not run for this date")
+                ", ".join(s for s, r in missing.items() if r != NOT_RUN)
             ),
             "missing_states": dg.MetadataValue.json(missing),
             "preview": _md_table(table.groupby("region").tail(1)),

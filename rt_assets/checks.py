@@ -3,7 +3,6 @@
 import dagster as dg
 
 from rt_assets import assets, keys, publication
-from rt_assets.model import PRESETS, convergence, gate
 from rt_assets.partitions import date_partitions, date_state_partitions
 
 # Each check declares its asset's partitions, so every evaluation is recorded against its
@@ -14,30 +13,53 @@ def _partition(context: dg.AssetCheckExecutionContext) -> str:
     return str(context.partition_key)
 
 
+def _latest_materialization(context: dg.AssetCheckExecutionContext, partition: str):
+    """The materialization of rt/inference the check evaluates (as Dagster records it for
+    an AssetCheckResult), so the UI shows the evaluation against it."""
+    from resources.dagster_private import AssetCheckEvaluationTargetMaterializationData
+
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=keys.INFERENCE, asset_partitions=[partition]), limit=1
+    ).records
+    if not records:
+        return None
+    return AssetCheckEvaluationTargetMaterializationData(
+        run_id=records[0].run_id, storage_id=records[0].storage_id, timestamp=records[0].timestamp
+    )
+
+
 @dg.asset_check(
     asset=assets.inference,
     partitions_def=date_state_partitions,
-    blocking=True,
     required_resource_keys={"io_manager"},
     description=(
         "Convergence of r_t under the gate of the fit's sampler preset: rt.live's (no "
         "divergent transitions, every r_hat at most 1.1), or for the `full` preset the "
         "stricter one (r_hat below 1.01, bulk and tail ESS above 400, no divergences). "
-        "Blocking: a state that fails gets no summary and is left out of the publication."
+        "A fit that fails gets an empty summary and is left out of the publication; the "
+        "failure is an ERROR that alerts. Not blocking: a backfill's run of several dates "
+        'goes on with the others (docs/rt-pipeline.md, "The convergence gate").'
     ),
 )
-def inference_converged(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    # Read by path: a check's input would not be loaded for the run's partition.
-    partition = _partition(context)
+def inference_converged(context: dg.AssetCheckExecutionContext):
+    # One evaluation per partition of the run: one date|state, or a backfill's batch of
+    # dates of one state. Each is recorded against its own partition.
+    for key in context.partition_keys:
+        yield _converged(context, str(key))
+    yield dg.Output(None)  # the check op's own output, which Dagster requires
+
+
+def _converged(context: dg.AssetCheckExecutionContext, partition: str) -> dg.AssetCheckEvaluation:
+    # Read by path: a check's input would not be loaded for the run's partitions.
     inference = assets.load_stored(
         context.resources.io_manager, keys.INFERENCE, partition, "netcdf"
     )
-    diag = convergence(inference)
-    preset_name = str(inference.posterior.attrs.get("preset", ""))
-    # A fit from an unknown or older preset is held to rt.live's gate.
-    reasons = gate(diag, PRESETS.get(preset_name, PRESETS["rtlive"]))
+    diag, preset_name, reasons = assets.fit_gate(inference)
     passed = not reasons
-    return dg.AssetCheckResult(
+    return dg.AssetCheckEvaluation(
+        asset_key=keys.INFERENCE,
+        check_name="inference_converged",
+        partition=partition,
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(
@@ -47,6 +69,7 @@ def inference_converged(context: dg.AssetCheckExecutionContext) -> dg.AssetCheck
             + "; ".join(reasons)
         ),
         metadata={**assets.convergence_metadata(diag), "preset": preset_name},
+        target_materialization_data=_latest_materialization(context, partition),
     )
 
 
