@@ -78,7 +78,8 @@ def measure(
             steps = instance.get_run_step_stats(run.run_id)
             rows.append(
                 {
-                    "partition": run.tags.get("dagster/partition", ""),
+                    "partition": run_partitions(run.tags),
+                    "partitions": partition_count(run.tags),
                     "status": run.status.value,
                     "launched": stats.launch_time,
                     "start": stats.start_time,
@@ -93,6 +94,26 @@ def measure(
     finally:
         server.stop()
     return {"step_start": label, "status": status, "wall_s": wall, "runs": rows, "fits": fits}
+
+
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def run_partitions(tags: dict) -> str:
+    """A run's partition, or its range of partitions (a backfill's batch): ``a..b``."""
+    if RANGE_START in tags:
+        return f"{tags[RANGE_START]}..{tags[RANGE_END]}"
+    return tags.get("dagster/partition", "")
+
+
+def partition_count(tags: dict) -> int:
+    """How many partitions a run materializes: one, or its batch's dates (one state)."""
+    import datetime as dt
+
+    if RANGE_START not in tags:
+        return 1
+    first, last = (dt.date.fromisoformat(tags[t].split("|")[0]) for t in (RANGE_START, RANGE_END))
+    return (last - first).days + 1
 
 
 def inference_costs(instance) -> list[dict]:
@@ -110,6 +131,7 @@ def inference_costs(instance) -> list[dict]:
                 "sampling_s": meta.get("sampling_seconds"),
                 # Absent before the entry points were cached (the baseline's code).
                 "compiled_model": meta.get("compiled_model", "compiled"),
+                "peak_rss_mib": meta.get("peak_rss_mib"),
             }
         )
     return fits
@@ -188,6 +210,12 @@ def summarize(result: dict, n_date_state: int) -> dict:
             by_step[key] = by_step.get(key, 0.0) + seconds
     queued = sum(r["start"] - r["launched"] for r in runs if r["launched"])
     wall = result["wall_s"]
+    # The date|state phase: from the first launch to the last date|state run's end (the
+    # per-date publication runs follow it).
+    launches = [r["launched"] for r in runs if r["launched"] is not None]
+    phase = max((r["end"] for r in per_state), default=0) - min(launches, default=0)
+    # Runs of the code before batching have no partition count: one each.
+    n_per_state = sum(r.get("partitions", 1) for r in per_state)
     return {
         "step_start": result["step_start"],
         "status": result["status"],
@@ -195,8 +223,9 @@ def summarize(result: dict, n_date_state: int) -> dict:
         "runs": len(result["runs"]),
         "runs_failed": sum(r["status"] != "SUCCESS" for r in result["runs"]),
         "date_state_runs": len(per_state),
+        "date_state_partitions": n_per_state,
         "run_s_per_date_state": (
-            sum(r["end"] - r["start"] for r in per_state) / len(per_state) if per_state else 0
+            sum(r["end"] - r["start"] for r in per_state) / n_per_state if per_state else 0
         ),
         "in_runs_s": in_runs,
         "in_steps_s": in_steps,
@@ -211,6 +240,12 @@ def summarize(result: dict, n_date_state: int) -> dict:
         },
         "date_state_per_hour": n_date_state / wall * 3600,
         "history_projection_h": wall * HISTORY_PARTITIONS / n_date_state / 3600,
+        "date_state_phase_s": phase,
+        "date_state_phase_per_hour": n_date_state / phase * 3600 if phase > 0 else 0,
+        "history_phase_h": phase * HISTORY_PARTITIONS / n_date_state / 3600,
+        "peak_rss_mib": max(
+            (f.get("peak_rss_mib") or 0 for f in result.get("fits", [])), default=0
+        ),
     }
 
 
@@ -219,7 +254,8 @@ def report(summaries: list[dict]) -> str:
     for s in summaries:
         lines += [
             f"step start {s['step_start']}: backfill {s['status']} in {s['wall_min']:.1f} min, "
-            f"{s['runs']} runs ({s['runs_failed']} failed), {s['date_state_runs']} date|state",
+            f"{s['runs']} runs ({s['runs_failed']} failed), {s['date_state_runs']} of them for "
+            f"{s['date_state_partitions']} date|state partitions",
             f"  per date|state run {s['run_s_per_date_state']:.0f} s; time in runs "
             f"{s['in_runs_s']:.0f} s, in steps {s['in_steps_s']:.0f} s "
             f"({s['outside_steps_share']:.0%} outside steps); launch to start "
@@ -229,6 +265,10 @@ def report(summaries: list[dict]) -> str:
             f"{s['sampling_s']:.0f} s; models {json.dumps(s['compiled_model'])}",
             f"  {s['date_state_per_hour']:.1f} date|state partitions per hour; the whole history "
             f"({HISTORY_PARTITIONS} partitions) at this rate: {s['history_projection_h']:.0f} h",
+            f"  date|state phase (first launch to the last date|state run's end) "
+            f"{s['date_state_phase_s']:.0f} s: {s['date_state_phase_per_hour']:.0f} per hour, "
+            f"the history's partitions in {s['history_phase_h']:.1f} h; "
+            f"inference steps' peak RSS {s['peak_rss_mib']:.0f} MiB",
         ]
     base = summaries[0] if summaries else None
     for new in summaries[1:]:
@@ -236,7 +276,8 @@ def report(summaries: list[dict]) -> str:
         lines.append(
             f"{new['step_start']} / {base['step_start']}: wall "
             f"{new['wall_min'] / base['wall_min']:.2f}x, time in runs outside steps "
-            f"{outside[1] / max(1.0, outside[0]):.2f}x"
+            f"{outside[1] / max(1.0, outside[0]):.2f}x, date|state partitions per hour "
+            f"{new['date_state_phase_per_hour'] / max(1.0, base['date_state_phase_per_hour']):.2f}x"
         )
     return "\n".join(lines)
 

@@ -118,8 +118,9 @@ def each_partition(
 ) -> Any:
     """``one(partition_key, **inputs)`` for each partition of the step, with its metadata.
 
-    A step has one ``date|state`` partition, or, in a backfill, one state's batch of up to
-    ``BACKFILL_DATES_PER_RUN`` dates (``state_backfill_policy``). Then each input is a dict
+    A step has one ``date|state`` partition, or, in a backfill, a batch of up to
+    ``BACKFILL_PARTITIONS_PER_RUN`` (dates of one state, or states of one date:
+    ``state_backfill_policy``). Then each input is a dict
     by partition key, each result's metadata goes to its own partition's materialization,
     and the step returns a dict by partition key (the lake IO manager stores each at its
     own path). ``one`` returns (value, metadata). The date|state assets' inputs and
@@ -406,7 +407,7 @@ def _summary_table(
     _, preset_name, reasons = fit_gate(inference)
     if reasons:
         # Not converged: stored with no rows, so the publication leaves the state out
-        # (docs/rt-pipeline.md, "The convergence gate"); rt/inference_converged says why.
+        # (docs/rt-pipeline.md, "Checks and promotion"); rt/inference_converged says why.
         why = f"not converged ({preset_name or 'unknown'} preset's gate): " + "; ".join(reasons)
         context.log.warning(f"{state} {run_date}: {why}; summary stored empty, not published")
         store.remove(chart)  # an earlier converged fit's chart would show what is not published

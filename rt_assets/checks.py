@@ -38,7 +38,7 @@ def _latest_materialization(context: dg.AssetCheckExecutionContext, partition: s
         "stricter one (r_hat below 1.01, bulk and tail ESS above 400, no divergences). "
         "A fit that fails gets an empty summary and is left out of the publication; the "
         "failure is an ERROR that alerts. Not blocking: a backfill's run of several dates "
-        'goes on with the others (docs/rt-pipeline.md, "The convergence gate").'
+        'goes on with the others (docs/rt-pipeline.md, "Checks and promotion").'
     ),
 )
 def inference_converged(context: dg.AssetCheckExecutionContext):

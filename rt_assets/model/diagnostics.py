@@ -1,4 +1,4 @@
-"""Convergence of a fit and the gate the blocking check applies."""
+"""Convergence of a fit and the gate its check reports and its summary applies."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ class SamplerPreset:
     # diagonal mass matrix (``laplace``); ``low_rank`` then applies only when no
     # approximation is found and the model's own coordinates are sampled.
     laplace: bool = False
-    # The convergence gate the blocking check applies (see ``diagnostics.gate``).
+    # The convergence gate the check reports and the summary applies (``diagnostics.gate``).
     strict_gate: bool = False
 
 

@@ -85,3 +85,25 @@ def test_backfill_summary_splits_run_time_into_steps_and_the_rest():
     }
     assert summary["date_state_per_hour"] == pytest.approx(60.0)
     assert summary["history_projection_h"] == pytest.approx(backfill.HISTORY_PARTITIONS / 60.0)
+    # The date|state phase: first launch (0 s) to the last date|state run's end (65 s).
+    assert summary["date_state_phase_s"] == pytest.approx(65.0)
+    assert summary["date_state_phase_per_hour"] == pytest.approx(2 / 65.0 * 3600)
+
+
+def test_backfill_counts_a_batch_s_partitions():
+    """A backfill's run of several dates of one state counts as that many partitions."""
+    tags = {backfill.RANGE_START: "2021-01-16|VT", backfill.RANGE_END: "2021-01-31|VT"}
+    assert backfill.run_partitions(tags) == "2021-01-16|VT..2021-01-31|VT"
+    assert backfill.partition_count(tags) == 16
+    assert backfill.partition_count({"dagster/partition": "2021-01-16|VT"}) == 1
+    runs = [
+        {"partition": "a|VT..b|VT", "partitions": 16, "status": "SUCCESS", "launched": 0.0,
+         "start": 10.0, "end": 170.0, "steps": {"rt__inference": 150.0}},
+        {"partition": "2021-01-16", "partitions": 1, "status": "SUCCESS", "launched": 170.0,
+         "start": 172.0, "end": 180.0, "steps": {"rt__national_csv": 5.0}},
+    ]  # fmt: skip
+    summary = backfill.summarize({"step_start": "in_process", "status": "x", "wall_s": 180.0,
+                                  "runs": runs}, n_date_state=16)  # fmt: skip
+    assert summary["date_state_runs"] == 1 and summary["date_state_partitions"] == 16
+    assert summary["run_s_per_date_state"] == pytest.approx(10.0)
+    assert summary["date_state_phase_per_hour"] == pytest.approx(16 / 170.0 * 3600)

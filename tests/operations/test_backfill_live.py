@@ -32,6 +32,15 @@ DATE, UI_STATES = "2020-06-10", ["NH", "VT"]
 MESSAGE = "missing upstream partition: rt/processed_counts"
 
 
+def backfill_run_partition(tags: dict) -> str:
+    """A backfill run's partition, or its batch of partitions ``first..last``: the date|state
+    assets' backfill policy gives every run a range (rt_assets/partitions.py)."""
+    start, end = (tags.get(f"dagster/asset_partition_range_{e}") for e in ("start", "end"))
+    if start is None:
+        return tags.get("dagster/partition", "")
+    return start if start == end else f"{start}..{end}"
+
+
 def _dismiss_community_dialog(browser, seconds: float = 0) -> None:
     """First visit: a "Join the Dagster community" dialog covers the page, sometimes late."""
     settle = time.monotonic() + seconds
@@ -150,7 +159,7 @@ def test_a_backfill_from_the_dialog_without_its_upstream_fails_at_once_naming_it
     with dagster_server.instance() as instance:
         runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
         # Exactly the chosen partitions; nothing downstream.
-        assert sorted(r.dagster_run.tags.get("dagster/partition") for r in runs) == [
+        assert sorted(backfill_run_partition(r.dagster_run.tags) for r in runs) == [
             f"{DATE}|{state}" for state in UI_STATES
         ]
         for record in runs:
@@ -169,7 +178,7 @@ def test_a_backfill_from_the_dialog_without_its_upstream_fails_at_once_naming_it
             # starts (the run worker and the step subprocess each import the location).
             assert failure.timestamp - started.timestamp < 10
             description = failure.dagster_event.step_failure_data.user_failure_data.description
-            partition = run.tags["dagster/partition"]
+            partition = backfill_run_partition(run.tags)
             assert f"{MESSAGE} partition {partition} is not stored" in description
             assert f"Materialize rt/processed_counts for partition {partition} first" in description
             run_seconds = record.end_time - record.start_time
@@ -188,7 +197,7 @@ def test_a_backfill_from_the_dialog_without_its_upstream_fails_at_once_naming_it
     browser.save_screenshot(str(artifacts_dir / "run-missing-upstream.png"))
 
 
-FROM_NOTHING_DATES = ["2020-06-01", "2020-06-02"]
+FROM_NOTHING_DATES = ["2020-06-01", "2020-06-02", "2020-06-03"]
 FROM_NOTHING_STATES = ["NH", "VT"]
 DATE_STATE_ASSETS = ["rt/raw_counts", "rt/processed_counts", "rt/inference", "rt/summary"]
 DATE_ASSETS = [
@@ -225,15 +234,16 @@ def _rerun_command_target(server, dates: list[str], states: list[str]) -> set:
         return {(k.to_user_string(), p) for k, p in target.iterate_asset_partitions()}
 
 
-# A 2 x 2 backfill is six runs, each starting processes that import PyMC: on busy shared
+# A 3 x 2 backfill is five runs, each starting processes that import PyMC: on busy shared
 # cores it takes longer than the suite's default timeout.
 @pytest.mark.timeout(3600)
-def test_one_backfill_from_the_asset_graph_runs_two_states_two_dates_from_nothing(
+def test_one_backfill_from_the_asset_graph_runs_two_states_three_dates_from_nothing(
     dagster_server, browser, artifacts_dir
 ):
     """The issue's "these states, these dates, from the snapshot on": the rt group's asset
-    graph, Materialize all, two dates and two states picked, one backfill. Nothing of those
-    dates exists before. It completes; every asset from the snapshot to the site is
+    graph, Materialize all, three dates and two states picked, one backfill. Nothing of those
+    dates exists before. Each state's three dates run as one batch. It completes; every
+    asset from the snapshot to the site is
     materialized for exactly those partitions and no other state; the convergence check
     is recorded per date|state, and the UI shows both. The re-run command, asked for the
     same dates and states, targets the same partitions."""
@@ -252,7 +262,7 @@ def test_one_backfill_from_the_asset_graph_runs_two_states_two_dates_from_nothin
         FROM_NOTHING_STATES,
         expect="Launch backfill",
     )
-    browser.save_screenshot(str(artifacts_dir / "backfill-dialog-2x2.png"))
+    browser.save_screenshot(str(artifacts_dir / "backfill-dialog-3x2.png"))
     # The anchor is the snapshot, partitioned date x state: one picker per dimension.
     assert "rt / raw_counts" in dialog and "date" in dialog and "state" in dialog, dialog
     assert "NH" in dialog and "VT" in dialog, dialog
@@ -261,11 +271,18 @@ def test_one_backfill_from_the_asset_graph_runs_two_states_two_dates_from_nothin
     backfill_id = backfill.backfill_id
     status = DagsterGraphQL(dagster_server.url).wait(backfill_id, timeout_s=3300, poll_s=2)
     took = time.monotonic() - launched
-    print(f"2 x 2 backfill from nothing: {status} in {took:.0f} s")
+    print(f"3 x 2 backfill from nothing: {status} in {took:.0f} s")
     assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, (status, dagster_server.log_tail())
 
     keys = [f"{d}|{s}" for d in dates for s in FROM_NOTHING_STATES]
     with dagster_server.instance() as instance:
+        # The date|state assets ran in one run per state, its three dates in it (the
+        # backfill policy's batch); each date's publication in a run of its own.
+        runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        partitions = sorted(backfill_run_partition(r.tags) for r in runs)
+        assert partitions == sorted(
+            [*dates, *(f"{dates[0]}|{s}..{dates[-1]}|{s}" for s in FROM_NOTHING_STATES)]
+        ), partitions
         for key in DATE_STATE_ASSETS:
             done = instance.get_materialized_partitions(dg.AssetKey.from_user_string(key))
             assert {p for p in done if p.startswith(tuple(dates))} == set(keys), key
@@ -287,11 +304,11 @@ def test_one_backfill_from_the_asset_graph_runs_two_states_two_dates_from_nothin
     # The UI: the partitions page of rt/inference shows them materialized, its checks tab the
     # convergence result of each date|state.
     browser.get(f"{dagster_server.url}/runs/b/{backfill_id}")
-    _wait_for_text(browser, [backfill_id, "Succeeded", "4 partitions", "rt / site"])
-    browser.save_screenshot(str(artifacts_dir / "backfill-2x2-completed.png"))
+    _wait_for_text(browser, [backfill_id, "Succeeded", f"{len(keys)} partitions", "rt / site"])
+    browser.save_screenshot(str(artifacts_dir / "backfill-3x2-completed.png"))
     browser.get(f"{dagster_server.url}/assets/rt/summary?view=partitions")
     _wait_for_text(browser, [f"Materialized ({len(keys)})"])
-    browser.save_screenshot(str(artifacts_dir / "summary-partitions-2x2.png"))
+    browser.save_screenshot(str(artifacts_dir / "summary-partitions-3x2.png"))
     browser.get(f"{dagster_server.url}/assets/rt/inference?view=checks")
     _wait_for_text(browser, ["inference_converged", "Execution history"])
     _find(browser, "xpath", "//button[normalize-space()='Execution history']").click()

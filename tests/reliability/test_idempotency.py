@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 
 from rt_assets import pipeline
+from rt_assets.assets import NOT_CONVERGED
 from tests.reliability.cases import CORPUS, GOOD_DAY
 from tests.reliability.rt_runs import OUTPUTS, copy_lake, rt_env, run_counts, run_state
 
@@ -36,13 +37,16 @@ def test_rematerializing_gives_identical_bytes(published_good_day, tmp_path, mon
 
 
 def test_good_day_published_vt_and_named_ny_as_not_converged(published_good_day):
-    """The tiny preset cannot converge: NY's blocking check fails, VT still publishes."""
+    """The tiny preset cannot converge: NY's check fails, its summary is stored empty and
+    the publication names it as not converged; VT still publishes."""
     import msgpack
     import pandas as pd
 
     run = published_good_day
     ny = run.results["NY"]
-    assert not ny.success
+    # The check does not block (a backfill's batch goes on): the run succeeds, the check
+    # fails, and the summary is stored with no rows.
+    assert ny.success
     evaluations = [
         e.event_specific_data
         for e in ny.all_events
@@ -50,13 +54,16 @@ def test_good_day_published_vt_and_named_ny_as_not_converged(published_good_day)
     ]
     assert [(ev.check_name, ev.passed) for ev in evaluations] == [("inference_converged", False)]
     assert "r_hat" in (evaluations[0].description or "")
-    assert not (run.lake / f"rt/summary/{GOOD_DAY}/NY.parquet").exists()
+    assert pd.read_parquet(run.lake / f"rt/summary/{GOOD_DAY}/NY.parquet").empty
+    assert not (run.lake / f"rt/summary/{GOOD_DAY}/NY.png").exists()
+    summary = ny.asset_materializations_for_node("rt__summary")[0].metadata
+    assert summary["converged"].value is False and "r_hat" in summary["not_published"].value
     assert run.results["VT"].success
 
     national = pd.read_csv(run.lake / f"rt/published_csv/{GOOD_DAY}.csv")
     assert set(national["region"]) == {"VT"}
     doc = msgpack.unpackb((run.lake / f"rt/published_msgpack/{GOOD_DAY}.msgpack").read_bytes())
     assert list(doc["states"]) == ["VT"]
-    assert "NY" in doc["excluded"] and "convergence" in doc["excluded"]["NY"]
+    assert doc["excluded"]["NY"] == NOT_CONVERGED
     meta = run.results["publish"].asset_materializations_for_node("rt__national_csv")[0].metadata
     assert "NY" in str(meta["failed_states"].value)

@@ -59,7 +59,19 @@ def test_checks_and_their_blocking():
         if isinstance(cdef, dg.AssetChecksDefinition)
         for key in cdef.check_keys
     }
-    assert next(iter(check_defs["inference_converged"].check_specs)).blocking
+    # Not blocking: a backfill's run of several dates of one state goes on past one
+    # unconverged fit; the summary applies the gate (test_backfill_batches).
+    assert not next(iter(check_defs["inference_converged"].check_specs)).blocking
+
+
+def test_backfills_batch_the_date_state_assets_and_run_each_date_s_publication_alone():
+    """The four date|state assets share one policy, so a batch runs them together."""
+    for name in ("rt/raw_counts", "rt/processed_counts", "rt/inference", "rt/summary"):
+        policy = _asset(name).backfill_policy
+        assert policy == partitions.state_backfill_policy, name
+        assert policy.max_partitions_per_run == partitions.BACKFILL_PARTITIONS_PER_RUN > 1
+    for name in ("rt/national_csv", "rt/staged_msgpack", "rt/published_csv"):
+        assert _asset(name).backfill_policy is None, name
 
 
 def _asset(name: str) -> dg.AssetsDefinition:

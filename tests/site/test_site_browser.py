@@ -13,6 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from rt_assets.assets import NOT_CONVERGED
 from rt_assets.sources import STATES
 from tests.site.conftest import materialize_site, publish
 from tests.site.documents import make_document, pack
@@ -35,9 +36,7 @@ DATE = "2021-03-07"
 EXCLUDED = {"PR": "r_hat 1.31 above 1.1"}
 # A demo run of three states: the other 48 were not run, one more failed its check.
 DEMO_STATES = ["CA", "NY", "TX"]
-FAILED = {
-    "WY": "posterior stored but no summary: failed its convergence check (or the summary step)"
-}
+FAILED = {"WY": NOT_CONVERGED}
 NOT_RUN = {s: "not run for this date" for s in STATES if s not in DEMO_STATES and s not in FAILED}
 RT_CANVAS = '#state-view .chart[data-chart="rt"] canvas'
 COUNTS_CANVAS = '#state-view .chart[data-chart="counts"] canvas'
