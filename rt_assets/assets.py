@@ -18,6 +18,7 @@ from pydantic import Field
 
 from resources.io_manager import (
     CODECS,
+    LAKE_FORMAT_KEY,
     LakeIOManager,
     lake_format,
     link,
@@ -132,12 +133,15 @@ def each_partition(
         value, metadata = one(partition_keys[0], **inputs)
         context.add_output_metadata(metadata)
         return value
+    lake, fmt = _lake(context), context.assets_def.metadata_by_key[context.asset_key]
     values = {}
     for i, key in enumerate(partition_keys, 1):
         context.log.info(f"partition {i}/{len(partition_keys)} of this run: {key}")
         value, metadata = one(key, **{name: batch[key] for name, batch in inputs.items()})
         context.add_asset_metadata(metadata, partition_key=key)
-        values[key] = value
+        # Stored now, so the step holds one partition's value at a time.
+        values[key] = lake.store_partition(context.asset_key, key, fmt[LAKE_FORMAT_KEY], value)
+        del value
     return values
 
 
@@ -233,6 +237,7 @@ def _raw_counts(context: dg.AssetExecutionContext, partition_key: str) -> tuple[
     kinds={"pandas", "parquet"},
     code_version=f"2+corrections-{corrections.corrections_version()}",
     op_tags=step_tags(LIGHT),
+    required_resource_keys={"io_manager"},
     metadata={**lake_format("parquet")},
     description=(
         "One state's daily positives and tests (totalTestResults) up to run date - 1, after "
@@ -285,6 +290,7 @@ def _processed_counts(partition_key: str, raw_counts: bytes) -> tuple[pd.DataFra
     code_version=MODEL_VERSION,
     op_tags=step_tags(HEAVY),
     pool="rt_inference",
+    required_resource_keys={"io_manager", "rt_sampler"},
     metadata={**lake_format("netcdf")},
     # An evicted or OOM-killed pod is retried; data the model cannot fit is not.
     retry_policy=retry_policy(POD_LOSS),
@@ -295,11 +301,8 @@ def _processed_counts(partition_key: str, raw_counts: bytes) -> tuple[pd.DataFra
         "`<LAKE_URL>/rt/inference/<date>/<state>.nc`."
     ),
 )
-def inference(
-    context: dg.AssetExecutionContext,
-    rt_sampler: RtSampler,
-    processed_counts: Any,
-) -> Any:
+def inference(context: dg.AssetExecutionContext, processed_counts: Any) -> Any:
+    rt_sampler: RtSampler = context.resources.rt_sampler
     return each_partition(
         context,
         lambda key, processed_counts: _inference(context, rt_sampler, key, processed_counts),
@@ -350,8 +353,13 @@ def _inference(
 def fit_gate(idata: xr.DataTree) -> tuple[dict, str, list[str]]:
     """The convergence of a stored fit, its preset's name and why it fails that preset's
     gate (empty: it passes). A fit from an unknown or older preset is held to rt.live's
-    gate. The convergence check reports it; the summary publishes only a fit that passes."""
-    diag = convergence(idata)
+    gate. The convergence check reports it; the summary publishes only a fit that passes.
+
+    The convergence is the one the fit stored with its draws (``convergence`` of the same
+    posterior, computed once when it was sampled: ~0.7 s of a `full` fit's year); a
+    posterior stored without it is measured here."""
+    stored = idata.posterior.attrs.get("convergence")
+    diag = json.loads(stored) if stored else convergence(idata)
     preset_name = str(idata.posterior.attrs.get("preset", ""))
     return diag, preset_name, gate(diag, PRESETS.get(preset_name, PRESETS["rtlive"]))
 
@@ -361,10 +369,10 @@ def fit_gate(idata: xr.DataTree) -> tuple[dict, str, list[str]]:
     group_name=GROUP,
     partitions_def=date_state_partitions,
     backfill_policy=state_backfill_policy,
-    ins={
-        "inference": dg.AssetIn(key=keys.INFERENCE),
-        "processed_counts": dg.AssetIn(key=keys.PROCESSED_COUNTS),
-    },
+    # The posterior is read per partition in the step (load_stored), not loaded as an
+    # input: a backfill's batch would load all of its ~60 MB posteriors at once.
+    deps=[keys.INFERENCE],
+    ins={"processed_counts": dg.AssetIn(key=keys.PROCESSED_COUNTS)},
     owners=OWNERS,
     kinds={"pandas", "parquet"},
     code_version="1",
@@ -379,17 +387,12 @@ def fit_gate(idata: xr.DataTree) -> tuple[dict, str, list[str]]:
         "and why), which the national CSV leaves out."
     ),
 )
-def summary_table(
-    context: dg.AssetExecutionContext,
-    inference: Any,
-    processed_counts: Any,
-) -> Any:
-    return each_partition(
-        context,
-        lambda key, **inputs: _summary_table(context, key, **inputs),
-        inference=inference,
-        processed_counts=processed_counts,
-    )
+def summary_table(context: dg.AssetExecutionContext, processed_counts: Any) -> Any:
+    def one(key: str, processed_counts: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+        inference = load_stored(_lake(context), keys.INFERENCE, key, "netcdf")
+        return _summary_table(context, key, inference, processed_counts)
+
+    return each_partition(context, one, processed_counts=processed_counts)
 
 
 def _summary_table(
