@@ -6,6 +6,7 @@ manager; docs/rt-pipeline.md ("Assets and where they are stored") has the paths.
 """
 
 import contextlib
+import gc
 import hashlib
 import json
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from resources.io_manager import (
     link,
 )
 from resources.k8s import HEAVY, LIGHT, step_tags
+from resources.malloc import fix_mmap_threshold
 from resources.retries import NETWORK, POD_LOSS, retry_policy
 from resources.settings import sampler_cores, sampler_preset_name
 from rt_assets import corrections, keys, msgpack_format, publication, sources, summary
@@ -52,6 +54,7 @@ OWNERS = ["team:rt"]
 
 # This module is where a process that fits the model loads it (code server, step worker).
 quiet_model_compilation()
+fix_mmap_threshold()
 
 
 class RtStagingPolicy(dg.ConfigurableResource):
@@ -142,6 +145,10 @@ def each_partition(
         # Stored now, so the step holds one partition's value at a time.
         values[key] = lake.store_partition(context.asset_key, key, fmt[LAKE_FORMAT_KEY], value)
         del value
+        # A fit leaves reference cycles holding tens of MiB that Python's collector (which
+        # counts objects, not bytes) reaches late: collected after each partition, as
+        # run_daily does after each state (docs/performance.md, "Several partitions per run").
+        gc.collect()
     return values
 
 

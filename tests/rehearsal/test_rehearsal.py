@@ -210,8 +210,12 @@ mutation Launch($params: ExecutionParams!) {
 }"""
 
 
-def _launch(r: Rehearsal, job: str, partition: str, location: str = "rt") -> str:
-    """Launch ``job`` for ``partition`` as the UI's launchpad does; returns the run id."""
+def _launch(
+    r: Rehearsal, job: str, partition: str, location: str = "rt", tags: dict | None = None
+) -> str:
+    """Launch ``job`` for ``partition`` as the UI's launchpad does (or with ``tags`` in place
+    of the partition's, e.g. a partition range); returns the run id."""
+    tags = tags or {"dagster/partition": partition}
     launched = r.graphql(
         LAUNCH,
         {
@@ -221,7 +225,7 @@ def _launch(r: Rehearsal, job: str, partition: str, location: str = "rt") -> str
                     "repositoryName": "__repository__",
                     "jobName": job,
                 },
-                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
+                "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
             }
         },
     )["launchRun"]
@@ -315,6 +319,40 @@ def test_a_step_pod_killed_mid_step_is_retried_by_the_op_retry_policy(rehearsal)
     assert "failed health check: Discovered failed Kubernetes job" in messages, messages[-4000:]
     assert any(e["__typename"] == "ExecutionStepUpForRetryEvent" for e in r.run_events(killed))
     assert not r.runs({"dagster/parent_run_id": killed})  # op retries, not run retries
+
+
+def test_a_backfill_batch_fits_its_dates_in_one_heavy_pod_and_stores_each_on_s3(rehearsal):
+    """A backfill's batch on the cluster: two dates of VT in one run, with the partition
+    range a BackfillPolicy.multi_run run carries (rt_assets/partitions.py). One inference
+    pod fits both; each posterior and summary is its own object on S3 (written by the
+    inference pod, read back by the summary's pod); the check is recorded per date."""
+    r = rehearsal
+    day = dt.date.fromisoformat(r.run_date)
+    # Dates no other scenario uses: the daily run has run_date, the retries its VT and NH.
+    dates = [(day - dt.timedelta(days=n)).isoformat() for n in (3, 2)]
+    run_id = _launch(
+        r,
+        "rt_inference_job",
+        "",
+        tags={
+            "dagster/asset_partition_range_start": f"{dates[0]}|VT",
+            "dagster/asset_partition_range_end": f"{dates[1]}|VT",
+        },
+    )
+    status = _wait_recording(r, "the batch's run to end", lambda: _ended(r, run_id), 900)
+    assert status == SUCCESS, _messages(r, run_id)[-4000:]
+    pods = _run_step_pods(r, run_id, "rt__inference")
+    assert len(pods) == 1, [p["metadata"]["name"] for p in pods]
+    assert _node_pool(r, pods[0]["spec"]["nodeName"]) == HIGH_MEMORY
+    lake = r.buckets["rt"]
+    stored = set(r.s3_keys(lake, "lake/rt/"))
+    for date in dates:
+        for key in (f"inference/{date}/VT.nc", f"summary/{date}/VT.parquet"):
+            assert f"lake/rt/{key}" in stored, key
+    messages = _messages(r, run_id)
+    for date in dates:
+        assert f"partition 1/2 of this run: {dates[0]}|VT" in messages
+        assert f"Description: '{date}|VT: " in messages, messages[-4000:]
 
 
 def test_s3_unreachable_during_a_step_then_back_retries_and_leaves_nothing_half_written(
